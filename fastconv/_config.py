@@ -1,0 +1,117 @@
+"""Run-time configuration: which SIMD path the kernels use and how many threads.
+
+Both live here, in Python, and are passed to every kernel call (the C code keeps no global state).
+`FASTCONV_ISA=avx512|avx2|scalar` forces a path (capped at what the CPU has); the thread count
+starts from `OMP_NUM_THREADS` if set, else the CPUs this process may run on.
+"""
+import os
+import warnings
+
+from . import _ext
+
+ISA_NAMES = ("scalar", "avx2", "avx512")
+_ISA_LEVEL = {name: level for level, name in enumerate(ISA_NAMES)}
+
+
+def _default_threads():
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env:
+        try:
+            n = int(env)
+            if n >= 1:
+                return n
+        except ValueError:
+            pass
+        warnings.warn(f"ignoring OMP_NUM_THREADS={env!r}: expected a positive integer", RuntimeWarning)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _level_from_name(name, source):
+    if not isinstance(name, str) or name.lower() not in (*ISA_NAMES, "auto"):
+        raise ValueError(f"{source} must be one of 'auto', 'avx512', 'avx2', 'scalar', got {name!r}")
+    name = name.lower()
+    if name == "auto":
+        return _ext.CPU_ISA
+    level = _ISA_LEVEL[name]
+    if level > _ext.CPU_ISA:
+        warnings.warn(f"{source}={name!r} is not supported by this CPU; using {ISA_NAMES[_ext.CPU_ISA]!r}",
+                      RuntimeWarning)
+        return _ext.CPU_ISA
+    return level
+
+
+class _State:
+    """The two settings; plain ints read by every call (assignment is atomic under the GIL)."""
+
+    isa = _level_from_name(os.environ.get("FASTCONV_ISA", "auto") or "auto", "FASTCONV_ISA")
+    num_threads = _default_threads()
+
+
+state = _State()
+
+
+def set_num_threads(n):
+    """Use ``n`` threads in every kernel (>= 1). Results are bit-identical run to run for a fixed count."""
+    if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
+        raise TypeError(f"n must be a positive integer, got {type(n).__name__}")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be a positive integer, got {n}")
+    state.num_threads = n
+
+
+def get_num_threads():
+    """Number of threads the kernels use."""
+    return state.num_threads
+
+
+def set_isa(name):
+    """Force a SIMD path: 'avx512', 'avx2', 'scalar', or 'auto' (the best this CPU has)."""
+    state.isa = _level_from_name(name, "name")
+
+
+def get_isa():
+    """Name of the SIMD path in use."""
+    return ISA_NAMES[state.isa]
+
+
+def cpu_isa():
+    """Name of the best SIMD path this CPU supports."""
+    return ISA_NAMES[_ext.CPU_ISA]
+
+
+def _after_fork_in_child():
+    # GNU libgomp's thread pool does not survive fork(): a child that enters a parallel region
+    # can hang. Forked children (e.g. data-loader workers) therefore run the kernels on one
+    # thread unless they call set_num_threads() themselves.
+    state.num_threads = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def config_text():
+    """Human-readable build and run-time configuration (fastconv.show_config, `fastconv info`)."""
+    from . import __version__
+    import numpy as np
+    import platform
+
+    lines = [
+        f"fastconv {__version__}",
+        f"  python      {platform.python_version()} ({platform.machine()})",
+        f"  numpy       {np.__version__}",
+        f"  cpu isa     {cpu_isa()} (best path this CPU supports)",
+        f"  isa in use  {get_isa()}" + ("  (forced by FASTCONV_ISA)" if os.environ.get("FASTCONV_ISA") else ""),
+        f"  openmp      {'yes' if _ext.OPENMP else 'no (built without OpenMP: one thread)'}",
+        f"  threads     {get_num_threads()}" + ("  (OMP_NUM_THREADS)" if os.environ.get("OMP_NUM_THREADS") else ""),
+    ]
+    return "\n".join(lines)
+
+
+def show_config():
+    """Print the version, the ISA path in use, OpenMP and the thread count."""
+    print(config_text())

@@ -1,0 +1,1 @@
+"""Subcommands of the `fastconv` command line: one module each, exposing register(subparsers)."""

@@ -1,0 +1,294 @@
+"""fastconv's stateless public API: convolution and pooling on NumPy arrays (NCHW, OIHW).
+
+Each function validates its arguments (TypeError/ValueError naming the argument) before any C
+runs, makes inputs C-contiguous, allocates the outputs, picks the algorithm and calls the
+compiled kernel with the GIL released. ``fastconv.reference`` has the same names in plain NumPy.
+"""
+import numpy as np
+
+from . import _ext
+from ._config import state
+from ._validate import (
+    check_product,
+    choice,
+    contiguous,
+    float_array,
+    pair,
+    same_dtype,
+    shape4,
+)
+
+CONV_ALGOS = ("auto", "direct", "im2col", "1x1")
+
+__all__ = [
+    "conv2d", "conv2d_backward", "conv_output_size", "select_conv_algo",
+    "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "pool_output_size", "matmul",
+]
+
+
+# ---- convolution ---------------------------------------------------------------------------
+
+def conv_output_size(size, kernel, stride, padding):
+    """Output length of a convolution along one axis (floor rule, as torch)."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _conv_desc(x_shape, w_shape, stride, padding, x_name="x"):
+    N, C, H, W = x_shape
+    K, Cw, R, S = w_shape
+    if Cw != C:
+        raise ValueError(f"weight has {Cw} input channels (shape {w_shape}) but {x_name} has {C} "
+                         f"channels (shape {x_shape})")
+    sh, sw = stride
+    ph, pw = padding
+    if R > H + 2 * ph or S > W + 2 * pw:
+        raise ValueError(f"kernel {R}x{S} is larger than the padded input {H + 2 * ph}x{W + 2 * pw} "
+                         f"({x_name} {H}x{W}, padding {ph}x{pw})")
+    P = conv_output_size(H, R, sh, ph)
+    Q = conv_output_size(W, S, sw, pw)
+    check_product((N, K, P, Q), "the output")
+    check_product((H + 2 * ph, W + 2 * pw), "the padded input plane")
+    return (N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q)
+
+
+def select_conv_algo(desc):
+    """The algorithm ``algo="auto"`` uses for a convolution descriptor.
+
+    Rule (measured on the VGG16/ResNet layers of conv_layers.json, see docs/performance.md):
+    1x1 kernels with stride 1 and no padding go straight to GEMM ("1x1"); everything else uses
+    im2col + GEMM, whose packed micro-kernel is the fastest path we have on those shapes.
+    """
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = desc
+    if R == 1 and S == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0:
+        return "1x1"
+    return "im2col"
+
+
+def _resolve_algo(algo, desc):
+    choice(algo, "algo", CONV_ALGOS)
+    if algo == "auto":
+        return select_conv_algo(desc)
+    if algo == "1x1":
+        R, S, sh, sw, ph, pw = desc[5], desc[6], desc[7], desc[8], desc[9], desc[10]
+        if (R, S, sh, sw, ph, pw) != (1, 1, 1, 1, 0, 0):
+            raise ValueError(f"algo='1x1' needs a 1x1 kernel with stride 1 and padding 0, got kernel {R}x{S}, "
+                             f"stride {(sh, sw)}, padding {(ph, pw)}")
+    return algo
+
+
+def _flat(a):
+    return a.reshape(-1)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, *, algo="auto", relu=False):
+    """2-D convolution (cross-correlation, as torch): x (N,C,H,W), weight (K,C,R,S), bias (K,) -> (N,K,P,Q).
+
+    ``stride`` and ``padding`` take an int or an (h, w) pair. ``algo`` is "auto", "direct",
+    "im2col" or "1x1" (1x1 kernels, stride 1, no padding only). ``relu=True`` applies max(y, 0)
+    in the kernel's epilogue.
+    """
+    x = float_array(x, "x", 4)
+    weight = float_array(weight, "weight", 4)
+    arrays = [("x", x), ("weight", weight)]
+    if bias is not None:
+        bias = float_array(bias, "bias", 1)
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"bias must have shape ({weight.shape[0]},) to match weight's output channels, "
+                             f"got {bias.shape}")
+        arrays.append(("bias", bias))
+    same_dtype(arrays)
+    stride = pair(stride, "stride", minimum=1)
+    padding = pair(padding, "padding", minimum=0)
+    desc = _conv_desc(x.shape, weight.shape, stride, padding)
+    algo = _resolve_algo(algo, desc)
+    N, K, P, Q = desc[0], desc[4], desc[11], desc[12]
+    y = np.empty((N, K, P, Q), dtype=x.dtype)
+    if y.size == 0:
+        return y
+    b = contiguous(bias) if bias is not None else np.empty(0, dtype=x.dtype)
+    _ext.conv2d_forward(algo, state.isa, state.num_threads, desc, _flat(contiguous(x)),
+                        _flat(contiguous(weight)), b, bias is not None, bool(relu), _flat(y))
+    return y
+
+
+def conv2d_backward(grad_y, x, weight, stride=1, padding=0, *, algo="auto", need_input_grad=True,
+                    need_weight_grad=True, need_bias_grad=True):
+    """Gradients of conv2d: returns (grad_x, grad_weight, grad_bias); a part not needed is None."""
+    grad_y = float_array(grad_y, "grad_y", 4)
+    x = float_array(x, "x", 4)
+    weight = float_array(weight, "weight", 4)
+    same_dtype([("x", x), ("weight", weight), ("grad_y", grad_y)])
+    stride = pair(stride, "stride", minimum=1)
+    padding = pair(padding, "padding", minimum=0)
+    desc = _conv_desc(x.shape, weight.shape, stride, padding)
+    N, C, H, W, K, R, S, _, _, _, _, P, Q = desc
+    if grad_y.shape != (N, K, P, Q):
+        raise ValueError(f"grad_y must have the output's shape {(N, K, P, Q)}, got {grad_y.shape}")
+    algo = _resolve_algo(algo, desc)
+    gy = _flat(contiguous(grad_y))
+    isa, nt = state.isa, state.num_threads
+    grad_x = grad_w = grad_b = None
+    if need_input_grad:
+        grad_x = np.empty(x.shape, dtype=x.dtype)
+        if grad_x.size:
+            _ext.conv2d_grad_input(algo, isa, nt, desc, gy, _flat(contiguous(weight)), _flat(grad_x))
+    if need_weight_grad:
+        grad_w = np.empty(weight.shape, dtype=x.dtype)
+        if grad_w.size:
+            _ext.conv2d_grad_weight(algo, isa, nt, desc, gy, _flat(contiguous(x)), _flat(grad_w))
+    if need_bias_grad:
+        grad_b = np.empty((K,), dtype=x.dtype)
+        if K:
+            _ext.conv2d_grad_bias(isa, nt, desc, gy, grad_b)
+    return grad_x, grad_w, grad_b
+
+
+# ---- pooling -------------------------------------------------------------------------------
+
+def pool_output_size(size, kernel, stride, padding, ceil_mode=False):
+    """Output length of a pooling window along one axis, torch's rule (ceil_mode: the last window
+    must start inside the input or its left padding)."""
+    span = size + 2 * padding - kernel
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _pool_args(x_shape, kernel_size, stride, padding, ceil_mode, x_name="x"):
+    kh, kw = pair(kernel_size, "kernel_size", minimum=1)
+    sh, sw = pair(stride if stride is not None else (kh, kw), "stride", minimum=1)
+    ph, pw = pair(padding, "padding", minimum=0)
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"ceil_mode must be a bool, got {type(ceil_mode).__name__}")
+    if 2 * ph > kh or 2 * pw > kw:
+        raise ValueError(f"padding {(ph, pw)} must be at most half the kernel size {(kh, kw)}")
+    N, C, H, W = x_shape
+    if kh > H + 2 * ph or kw > W + 2 * pw:
+        raise ValueError(f"kernel_size {(kh, kw)} is larger than the padded input {(H + 2 * ph, W + 2 * pw)} "
+                         f"({x_name} {H}x{W}, padding {(ph, pw)})")
+    P = pool_output_size(H, kh, sh, ph, bool(ceil_mode))
+    Q = pool_output_size(W, kw, sw, pw, bool(ceil_mode))
+    check_product((N, C, P, Q), "the output")
+    return (N, C, H, W, kh, kw, sh, sw, ph, pw, P, Q)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, return_indices=False):
+    """Max pooling (NaN propagates, as torch). With return_indices, also the flat h*W+w position of
+    each maximum within its plane (int64), for max_pool2d_backward."""
+    x = float_array(x, "x", 4)
+    desc = _pool_args(x.shape, kernel_size, stride, padding, ceil_mode)
+    N, C, P, Q = desc[0], desc[1], desc[10], desc[11]
+    y = np.empty((N, C, P, Q), dtype=x.dtype)
+    idx = np.empty((N, C, P, Q), dtype=np.int64) if return_indices else np.empty(0, dtype=np.int64)
+    if y.size:
+        _ext.max_pool2d_forward(state.isa, state.num_threads, desc, _flat(contiguous(x)), _flat(y),
+                                _flat(idx), bool(return_indices))
+    return (y, idx) if return_indices else y
+
+
+def max_pool2d_backward(grad_y, indices, input_shape):
+    """Gradient of max pooling: grad_y scattered (summed where windows overlap) at indices."""
+    grad_y = float_array(grad_y, "grad_y", 4)
+    if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu":
+        raise TypeError(f"indices must be an integer array (from max_pool2d(..., return_indices=True)), "
+                        f"got {getattr(indices, 'dtype', type(indices).__name__)}")
+    if indices.shape != grad_y.shape:
+        raise ValueError(f"indices must have grad_y's shape {grad_y.shape}, got {indices.shape}")
+    N, C, H, W = shape4(input_shape, "input_shape")
+    if (N, C) != grad_y.shape[:2]:
+        raise ValueError(f"input_shape {(N, C, H, W)} does not match grad_y's batch and channels {grad_y.shape[:2]}")
+    check_product((N, C, H, W), "input_shape")
+    if indices.size and (indices.min() < 0 or indices.max() >= H * W):
+        raise ValueError(f"indices must lie in [0, {H * W}) (positions within an {H}x{W} plane), "
+                         f"got values in [{indices.min()}, {indices.max()}]")
+    P, Q = grad_y.shape[2:]
+    desc = (N, C, H, W, 1, 1, 1, 1, 0, 0, P, Q)
+    grad_x = np.zeros((N, C, H, W), dtype=grad_y.dtype)
+    if grad_x.size and grad_y.size:
+        _ext.max_pool2d_backward(state.isa, state.num_threads, desc, _flat(contiguous(grad_y)),
+                                 _flat(np.ascontiguousarray(indices, dtype=np.int64)), _flat(grad_x))
+    return grad_x
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count_include_pad=True):
+    """Average pooling with torch's divisor rules."""
+    x = float_array(x, "x", 4)
+    desc = _pool_args(x.shape, kernel_size, stride, padding, ceil_mode)
+    y = np.empty((desc[0], desc[1], desc[10], desc[11]), dtype=x.dtype)
+    if y.size:
+        _ext.avg_pool2d_forward(state.isa, state.num_threads, desc, bool(count_include_pad),
+                                _flat(contiguous(x)), _flat(y))
+    return y
+
+
+def avg_pool2d_backward(grad_y, input_shape, kernel_size, stride=None, padding=0, *, ceil_mode=False,
+                        count_include_pad=True):
+    """Gradient of avg_pool2d with respect to its input."""
+    grad_y = float_array(grad_y, "grad_y", 4)
+    input_shape = shape4(input_shape, "input_shape")
+    desc = _pool_args(input_shape, kernel_size, stride, padding, ceil_mode, x_name="input_shape")
+    expected = (desc[0], desc[1], desc[10], desc[11])
+    if grad_y.shape != expected:
+        raise ValueError(f"grad_y must have the pooled shape {expected}, got {grad_y.shape}")
+    grad_x = np.zeros(input_shape, dtype=grad_y.dtype)
+    if grad_x.size and grad_y.size:
+        _ext.avg_pool2d_backward(state.isa, state.num_threads, desc, bool(count_include_pad),
+                                 _flat(contiguous(grad_y)), _flat(grad_x))
+    return grad_x
+
+
+def _adaptive_desc(input_shape, output_size):
+    N, C, H, W = input_shape
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        output_size = tuple(H if o is None and i == 0 else (W if o is None else o)
+                            for i, o in enumerate(output_size))
+    P, Q = pair(output_size, "output_size", minimum=1)
+    if (H == 0 or W == 0) and N * C:
+        raise ValueError(f"adaptive pooling needs a non-empty input plane, got {H}x{W}")
+    check_product((N, C, P, Q), "the output")
+    return (N, C, H, W, 1, 1, 1, 1, 0, 0, P, Q)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average over adaptive windows [floor(i*H/P), ceil((i+1)*H/P)) to an output of size (P, Q)."""
+    x = float_array(x, "x", 4)
+    desc = _adaptive_desc(x.shape, output_size)
+    y = np.empty((desc[0], desc[1], desc[10], desc[11]), dtype=x.dtype)
+    if y.size:
+        _ext.adaptive_avg_pool2d_forward(state.isa, state.num_threads, desc, _flat(contiguous(x)), _flat(y))
+    return y
+
+
+def adaptive_avg_pool2d_backward(grad_y, input_shape):
+    """Gradient of adaptive_avg_pool2d with respect to its input."""
+    grad_y = float_array(grad_y, "grad_y", 4)
+    input_shape = shape4(input_shape, "input_shape")
+    if grad_y.shape[:2] != input_shape[:2]:
+        raise ValueError(f"grad_y's batch and channels {grad_y.shape[:2]} do not match input_shape {input_shape}")
+    desc = _adaptive_desc(input_shape, grad_y.shape[2:])
+    grad_x = np.zeros(input_shape, dtype=grad_y.dtype)
+    if grad_x.size and grad_y.size:
+        _ext.adaptive_avg_pool2d_backward(state.isa, state.num_threads, desc, _flat(contiguous(grad_y)),
+                                          _flat(grad_x))
+    return grad_x
+
+
+# ---- GEMM ----------------------------------------------------------------------------------
+
+def matmul(a, b):
+    """2-D matrix product a @ b with fastconv's own packed GEMM (float32/float64)."""
+    a = float_array(a, "a", 2)
+    b = float_array(b, "b", 2)
+    same_dtype([("a", a), ("b", b)])
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"a has {a.shape[1]} columns but b has {b.shape[0]} rows")
+    check_product((a.shape[0], b.shape[1]), "the product")
+    c = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+    if c.size:
+        if a.shape[1] == 0:
+            c.fill(0)
+        else:
+            _ext.gemm(state.isa, state.num_threads, False, False, contiguous(a), contiguous(b), c, 1.0, 0.0)
+    return c

@@ -1,0 +1,37 @@
+/* internal.h -- helpers shared by the C kernels; not part of the public header. */
+#ifndef FC_INTERNAL_H
+#define FC_INTERNAL_H
+
+#include "fastconv.h"
+
+#ifdef FC_HAVE_OPENMP
+#include <omp.h>
+#define FC_OMP_THREAD_NUM() omp_get_thread_num()
+#else
+#define FC_OMP_THREAD_NUM() 0
+#endif
+
+/* declare one function for all three ISA paths: FC_DECLARE_ISA(ret, name, (args)) */
+#define FC_DECLARE_ISA(ret, name, args) \
+    ret name##_scalar args;             \
+    ret name##_avx2 args;               \
+    ret name##_avx512 args
+
+/* The ISA a kernel uses. The binding builds every fc_ctx with an isa already capped at
+ * fc_cpu_isa() (detected once at import; cpuid traps to the hypervisor on VMs, so it is not
+ * re-run per call); here we only keep it inside the enum.                                   */
+static inline int fc_ctx_isa(const fc_ctx *ctx)
+{
+    int want = ctx ? ctx->isa : FC_ISA_SCALAR;
+    return want < FC_ISA_SCALAR ? FC_ISA_SCALAR : (want > FC_ISA_AVX512 ? FC_ISA_AVX512 : want);
+}
+
+static inline int fc_ctx_threads(const fc_ctx *ctx)
+{
+    return (ctx && ctx->nthreads > 1) ? ctx->nthreads : 1;
+}
+
+static inline int64_t fc_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t fc_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+#endif
