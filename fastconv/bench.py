@@ -155,6 +155,6 @@ def run(layers_path=None, only=None, backward=False, json_out=None, use_torch=Tr
     result = {"threads": get_num_threads(), "gemm_peak_gflops": peak, "torch": getattr(torch, "__version__", None),
               "rows": rows}
     if json_out:
-        from ._atomic import atomic_write_text
-        atomic_write_text(json_out, json.dumps(result, indent=1))
+        from ._atomic import atomic_write_bytes
+        atomic_write_bytes(json_out, json.dumps(result, indent=1).encode())
     return result, format_table(rows, peak, get_num_threads())
