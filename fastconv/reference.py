@@ -331,3 +331,285 @@ def adaptive_avg_pool2d_backward(grad_y, input_shape):
     A_w, d_w = _adaptive_windows(W, Q)
     gx = _window_spread(A_h, A_w, _divide(_f64(gy), d_h, d_w))
     return gx.astype(_out_dtype(grad_y), copy=False)
+
+
+# ---- activations and dense layers -----------------------------------------------------------
+
+def relu(x):
+    """max(x, 0) elementwise; NaN stays NaN (as torch)."""
+    x = np.asarray(x)
+    return np.maximum(_f64(x), 0.0).astype(_out_dtype(x), copy=False)
+
+
+def relu_backward(grad_y, x):
+    """grad_y where x > 0, else 0. Written as torch's threshold_backward (x <= 0 -> 0), so a
+    NaN input passes the gradient through."""
+    gx = np.where(_f64(x) <= 0, 0.0, _f64(grad_y))
+    return gx.astype(_out_dtype(grad_y), copy=False)
+
+
+def linear(x, weight, bias=None):
+    """y = x W^T + b with W of shape (out_features, in_features); x: (..., in_features)."""
+    x = np.asarray(x)
+    w = _require_ndim(weight, 2, "weight")
+    if x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"x's last dimension must be in_features={w.shape[1]}, got shape {x.shape}")
+    y = _f64(x) @ _f64(w).T
+    if bias is not None:
+        y = y + _f64(bias)
+    return y.astype(_out_dtype(x), copy=False)
+
+
+def linear_backward(grad_y, x, weight):
+    """(grad_x, grad_weight, grad_bias): dX = dY W, dW = dY^T X, db = sum of dY over all but
+    the last axis (leading axes of x are batch axes)."""
+    x64, w, gy = _f64(x), _f64(weight), _f64(grad_y)
+    gx = gy @ w
+    gy2 = gy.reshape(-1, w.shape[0])
+    gw = gy2.T @ x64.reshape(-1, w.shape[1])
+    gb = gy2.sum(axis=0)
+    dt = _out_dtype(x)
+    return gx.astype(dt), gw.astype(dt), gb.astype(dt)
+
+
+# ---- batch normalisation --------------------------------------------------------------------
+
+def _channel_axes(x):
+    """Axes reduced per channel: all but axis 1 ((N,C) or (N,C,*) input), and the shape that
+    broadcasts a per-channel vector against x."""
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm expects (N, C) or (N, C, ...) input, got shape {x.shape}")
+    axes = (0,) + tuple(range(2, x.ndim))
+    return axes, (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _batch_statistics(x, running_mean, running_var, training):
+    """Mean and variance used to normalise: the batch's (biased variance) when training,
+    the running estimates otherwise."""
+    axes, _ = _channel_axes(x)
+    if training:
+        if x.size // x.shape[1] < 2:
+            raise ValueError("batch_norm in training needs more than 1 value per channel")
+        return x.mean(axis=axes), x.var(axis=axes)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm in eval mode needs running_mean and running_var")
+    return _f64(running_mean), _f64(running_var)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation with torch.nn.functional.batch_norm's arguments, as a pure function.
+
+    Returns ``(y, new_running_mean, new_running_var)``; nothing passed in is modified.
+      y = (x - mean) / sqrt(var + eps) * weight + bias   (per channel, axis 1)
+    training=True: mean/var are the batch's, var biased (divide by n); the running estimates
+      become (1 - momentum) * running + momentum * batch, with the *unbiased* variance
+      (n / (n - 1) times the biased one), as torch does. running_mean / running_var may be
+      None (no tracking); they then come back as None.
+    training=False: mean/var are running_mean/running_var, returned unchanged (as copies).
+    weight/bias None mean 1 and 0.
+    """
+    x = np.asarray(x)
+    xf = _f64(x)
+    axes, shape = _channel_axes(xf)
+    mean, var = _batch_statistics(xf, running_mean, running_var, training)
+    y = (xf - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    if weight is not None:
+        y = y * _f64(weight).reshape(shape)
+    if bias is not None:
+        y = y + _f64(bias).reshape(shape)
+
+    def updated(running, batch_value):
+        if running is None:
+            return None
+        running = np.asarray(running)
+        if not training:
+            return running.copy()
+        new = (1.0 - momentum) * _f64(running) + momentum * batch_value
+        return new.astype(_out_dtype(running), copy=False)
+
+    n = xf.size // xf.shape[1]
+    new_mean = updated(running_mean, mean)
+    new_var = updated(running_var, var * n / (n - 1) if training else var)
+    return y.astype(_out_dtype(x), copy=False), new_mean, new_var
+
+
+def batch_norm_backward(grad_y, x, running_mean, running_var, weight=None, training=False,
+                        eps=1e-5):
+    """(grad_x, grad_weight, grad_bias) of batch_norm with the same mode and statistics.
+
+    With xhat = (x - mean) * invstd, invstd = 1/sqrt(var + eps), g = grad_y * weight:
+      grad_bias = sum grad_y, grad_weight = sum grad_y * xhat   (per channel)
+      eval:     grad_x = g * invstd   (mean and var are constants)
+      training: grad_x = invstd * (g - mean(g) - xhat * mean(g * xhat))   (mean, var depend on x)
+    grad_weight and grad_bias are returned even when weight is None (weight = 1).
+    """
+    x64, gy = _f64(x), _f64(grad_y)
+    axes, shape = _channel_axes(x64)
+    mean, var = _batch_statistics(x64, running_mean, running_var, training)
+    invstd = (1.0 / np.sqrt(var + eps)).reshape(shape)
+    xhat = (x64 - mean.reshape(shape)) * invstd
+    gamma = np.ones(x64.shape[1]) if weight is None else _f64(weight)
+    g = gy * gamma.reshape(shape)
+    if training:
+        gx = invstd * (g - g.mean(axis=axes, keepdims=True)
+                       - xhat * (g * xhat).mean(axis=axes, keepdims=True))
+    else:
+        gx = g * invstd
+    dt = _out_dtype(x)
+    return (gx.astype(dt), (gy * xhat).sum(axis=axes).astype(dt), gy.sum(axis=axes).astype(dt))
+
+
+# ---- softmax family -------------------------------------------------------------------------
+
+def softmax(x, dim=-1):
+    """exp(x_i) / sum_j exp(x_j) along dim (the max is subtracted first, which changes nothing
+    mathematically and avoids overflow)."""
+    x = np.asarray(x)
+    z = _f64(x)
+    e = np.exp(z - z.max(axis=dim, keepdims=True))
+    return (e / e.sum(axis=dim, keepdims=True)).astype(_out_dtype(x), copy=False)
+
+
+def log_softmax(x, dim=-1):
+    """x_i - log sum_j exp(x_j) along dim, computed as (x - m) - log sum exp(x - m), m = max."""
+    x = np.asarray(x)
+    shifted = _f64(x) - _f64(x).max(axis=dim, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    return out.astype(_out_dtype(x), copy=False)
+
+
+def softmax_backward(grad_y, y, dim=-1):
+    """Given y = softmax(x): dx = y * (dy - sum(dy * y)) along dim."""
+    gy, y64 = _f64(grad_y), _f64(y)
+    gx = y64 * (gy - (gy * y64).sum(axis=dim, keepdims=True))
+    return gx.astype(_out_dtype(grad_y), copy=False)
+
+
+def log_softmax_backward(grad_y, y, dim=-1):
+    """Given y = log_softmax(x): dx = dy - exp(y) * sum(dy) along dim."""
+    gy, y64 = _f64(grad_y), _f64(y)
+    gx = gy - np.exp(y64) * gy.sum(axis=dim, keepdims=True)
+    return gx.astype(_out_dtype(grad_y), copy=False)
+
+
+# ---- losses ---------------------------------------------------------------------------------
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _cross_entropy_terms(logits, target, weight, ignore_index, label_smoothing):
+    """Write torch's cross-entropy as loss[s] = -sum_c A[s,c] * log_softmax(z)[s,c].
+
+    Returns (z, A, denominator of the mean), with the class axis moved last: z and A have
+    shape (S..., C) where S... is (N,), (N, d1, ...) or () for unbatched (C,) logits.
+
+    Class-index targets t (torch's label-smoothing formula, eps = label_smoothing):
+      A[s,c] = (1 - eps) * w[t_s] * [c == t_s] + (eps / C) * w[c],  0 where t_s == ignore_index;
+      mean divides by sum of w[t_s] over non-ignored s (the count when weight is None).
+    Probability targets p (same shape as logits):
+      A[s,c] = w[c] * ((1 - eps) * p[s,c] + eps / C);  mean divides by the number of samples
+      (N * d1 * ...), whatever the weights.
+    """
+    z = _f64(logits)
+    if z.ndim < 1:
+        raise ValueError("logits must have a class dimension")
+    class_axis = 0 if z.ndim == 1 else 1
+    z = np.moveaxis(z, class_axis, -1)
+    C = z.shape[-1]
+    w = np.ones(C) if weight is None else _f64(weight)
+    if w.shape != (C,):
+        raise ValueError(f"weight must have shape ({C},), got {w.shape}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    eps = float(label_smoothing)
+    target = np.asarray(target)
+    if np.issubdtype(target.dtype, np.floating):           # class probabilities
+        p = np.moveaxis(_f64(target), class_axis, -1)
+        if p.shape != z.shape:
+            raise ValueError(f"probability target must have the logits' shape {np.shape(logits)}")
+        A = w * ((1.0 - eps) * p + eps / C)
+        return z, A, float(z.size // C)
+    if not np.issubdtype(target.dtype, np.integer):
+        raise TypeError(f"target must hold class indices (integers) or probabilities, got {target.dtype}")
+    if target.shape != z.shape[:-1]:
+        raise ValueError(f"target must have shape {z.shape[:-1]}, got {target.shape}")
+    valid = target != ignore_index
+    t = np.where(valid, target, 0).astype(np.int64)
+    if np.any((t < 0) | (t >= C)):
+        raise ValueError(f"target class indices must be in [0, {C}) or ignore_index")
+    onehot = (np.arange(C) == t[..., None]).astype(np.float64)
+    A = (1.0 - eps) * w[t][..., None] * onehot + (eps / C) * w
+    A = np.where(valid[..., None], A, 0.0)
+    return z, A, float(np.sum(w[t][valid]))
+
+
+def _reduce(loss, reduction, denominator):
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):     # all ignored: 0/0 = NaN, as torch
+        return loss.sum() / denominator
+
+
+def _reduction_scale(reduction, denominator, grad_output, loss_shape):
+    """d(reduced loss)/d(loss[s]) times the incoming gradient, broadcastable to loss_shape."""
+    g = _f64(grad_output)
+    if reduction == "none":
+        return np.broadcast_to(g, loss_shape)
+    if reduction == "sum":
+        return g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return g / denominator
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def cross_entropy(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
+                  reduction="mean"):
+    """torch.nn.functional.cross_entropy: logits (N, C), (N, C, d1, ...) or (C,); target class
+    indices of shape (N,), (N, d1, ...) or (), or class probabilities shaped like logits.
+    See _cross_entropy_terms for the exact weighting. Returns a 0-d array for 'mean'/'sum'."""
+    _check_reduction(reduction)
+    z, A, denominator = _cross_entropy_terms(logits, target, weight, ignore_index, label_smoothing)
+    logp = log_softmax(z, dim=-1)
+    # A == 0 where the target has no mass; skipping those keeps a -inf logit from giving 0*inf.
+    loss = -np.where(A != 0, A * logp, 0.0).sum(axis=-1)
+    return np.asarray(_reduce(loss, reduction, denominator)).astype(_out_dtype(logits), copy=False)
+
+
+def cross_entropy_backward(logits, target, weight=None, ignore_index=-100, label_smoothing=0.0,
+                           reduction="mean", grad_output=1.0):
+    """Gradient of cross_entropy w.r.t. logits (same arguments, plus the gradient of the loss:
+    a scalar, or per-sample for reduction='none').
+
+    From loss[s] = -sum_c A[s,c] log_softmax(z)[s,c]:  dloss[s]/dz[s,c] = softmax(z)[s,c] *
+    sum_c' A[s,c'] - A[s,c]; then scaled by the reduction (1/denominator for 'mean').
+    """
+    _check_reduction(reduction)
+    z, A, denominator = _cross_entropy_terms(logits, target, weight, ignore_index, label_smoothing)
+    p = softmax(z, dim=-1)
+    per_sample = p * A.sum(axis=-1, keepdims=True) - A
+    scale = _reduction_scale(reduction, denominator, grad_output, z.shape[:-1])
+    gz = per_sample * np.asarray(scale)[..., None]
+    class_axis = 0 if np.ndim(logits) == 1 else 1
+    return np.moveaxis(gz, -1, class_axis).astype(_out_dtype(logits), copy=False)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)^2, reduced by mean over all elements, sum, or none."""
+    _check_reduction(reduction)
+    d = _f64(input) - _f64(target)
+    return np.asarray(_reduce(d * d, reduction, d.size)).astype(_out_dtype(input), copy=False)
+
+
+def mse_loss_backward(input, target, reduction="mean", grad_output=1.0):
+    """Gradient w.r.t. input: 2 (input - target), scaled by the reduction (1/numel for mean)."""
+    _check_reduction(reduction)
+    d = _f64(input) - _f64(target)
+    g = 2.0 * d * _reduction_scale(reduction, d.size, grad_output, d.shape)
+    return g.astype(_out_dtype(input), copy=False)
