@@ -1,0 +1,287 @@
+/* conv_im2col_tmpl.h -- body of conv_im2col.c for one element type FC_T (suffix FC_SFX,
+ * GEMM FC_GEMM).                                                                            */
+#define FC_NAME(base) FC_CAT(base, FC_SFX)
+
+/* Columns [t0, t0 + nt) of the unfolded image (row (c, r, s), column = output pixel p*Q + q)
+ * for channels [c0, c1): col[((c - c0)*R + r)*S + s][j] (row stride ld) = x_n[c, h, w] with
+ * h = p*sh + r - ph, w = q*sw + s - pw, or 0 in the padding.                                 */
+static void FC_NAME(im2col_tile)(const fc_conv_desc *d, const FC_T *x_n, int64_t c0, int64_t c1,
+                                 int64_t t0, int64_t nt, FC_T *col, int64_t ld)
+{
+    const int64_t H = d->H, W = d->W, R = d->R, S = d->S, Q = d->Q;
+    const int64_t sh = d->stride_h, sw = d->stride_w, ph = d->pad_h, pw = d->pad_w;
+    for (int64_t c = c0; c < c1; c++) {
+        const FC_T *xc = x_n + c * H * W;
+        for (int64_t r = 0; r < R; r++) {
+            for (int64_t s = 0; s < S; s++) {
+                FC_T *row = col + (((c - c0) * R + r) * S + s) * ld;
+                int64_t t = t0, j = 0;
+                while (j < nt) {
+                    const int64_t p = t / Q, q = t % Q;
+                    const int64_t run = fc_min64(Q - q, nt - j);
+                    const int64_t h = p * sh + r - ph;
+                    if (h < 0 || h >= H) {
+                        for (int64_t e = 0; e < run; e++) row[j + e] = 0;
+                    } else {
+                        /* valid q': 0 <= q'*sw + s - pw < W */
+                        const FC_T *xr = xc + h * W;
+                        int64_t e = 0;
+                        for (; e < run && (q + e) * sw + s - pw < 0; e++) row[j + e] = 0;
+                        if (sw == 1) {
+                            const int64_t off = q + s - pw;
+                            for (; e < run && off + e < W; e++) row[j + e] = xr[off + e];
+                        } else {
+                            for (; e < run && (q + e) * sw + s - pw < W; e++)
+                                row[j + e] = xr[(q + e) * sw + s - pw];
+                        }
+                        for (; e < run; e++) row[j + e] = 0;
+                    }
+                    j += run;
+                    t += run;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col_tile: gx_n[c, h, w] += col[...][j] over the same positions. */
+static void FC_NAME(col2im_tile)(const fc_conv_desc *d, const FC_T *col, int64_t ld, int64_t c0,
+                                 int64_t c1, int64_t t0, int64_t nt, FC_T *gx_n)
+{
+    const int64_t H = d->H, W = d->W, R = d->R, S = d->S, Q = d->Q;
+    const int64_t sh = d->stride_h, sw = d->stride_w, ph = d->pad_h, pw = d->pad_w;
+    for (int64_t c = c0; c < c1; c++) {
+        FC_T *gc = gx_n + c * H * W;
+        for (int64_t r = 0; r < R; r++) {
+            for (int64_t s = 0; s < S; s++) {
+                const FC_T *row = col + (((c - c0) * R + r) * S + s) * ld;
+                int64_t t = t0, j = 0;
+                while (j < nt) {
+                    const int64_t p = t / Q, q = t % Q;
+                    const int64_t run = fc_min64(Q - q, nt - j);
+                    const int64_t h = p * sh + r - ph;
+                    if (h >= 0 && h < H) {
+                        FC_T *gr = gc + h * W;
+                        for (int64_t e = 0; e < run; e++) {
+                            const int64_t w = (q + e) * sw + s - pw;
+                            if (w >= 0 && w < W) gr[w] += row[j + e];
+                        }
+                    }
+                    j += run;
+                    t += run;
+                }
+            }
+        }
+    }
+}
+
+/* Tile width (output pixels per tile) for a column of crs elements: the budget, at least
+ * FC_IM2COL_MIN_TILE, at most the plane.                                                    */
+static int64_t FC_NAME(tile_width)(int64_t crs, int64_t pq)
+{
+    int64_t t = FC_IM2COL_TILE_BYTES / ((crs > 0 ? crs : 1) * (int64_t)sizeof(FC_T));
+    if (t > 64) t -= t % 16;
+    if (t < FC_IM2COL_MIN_TILE) t = FC_IM2COL_MIN_TILE;
+    return t < pq ? t : pq;
+}
+
+static void FC_NAME(fill_bias)(const fc_conv_desc *d, const fc_conv_sizes_t *sz,
+                               const FC_T *bias, int relu, FC_T *y)
+{
+    for (int64_t n = 0; n < d->N; n++)
+        for (int64_t k = 0; k < d->K; k++) {
+            FC_T b = bias ? bias[k] : (FC_T)0;
+            if (relu && b < 0) b = 0;
+            FC_T *row = y + (n * d->K + k) * sz->pq;
+            for (int64_t i = 0; i < sz->pq; i++) row[i] = b;
+        }
+}
+
+int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, const FC_T *x,
+                                  const FC_T *w, const FC_T *bias, int relu, FC_T *y, int im2col)
+{
+    fc_conv_sizes_t sz;
+    int st = fc_conv_sizes(d, &sz);
+    if (st != FC_OK) return st;
+    if (!fc_conv_ptr_ok(x, sz.x) || !fc_conv_ptr_ok(w, sz.w) || !fc_conv_ptr_ok(y, sz.y))
+        return FC_EINVAL;
+    if (sz.y == 0) return FC_OK;
+    if (sz.crs == 0) {   /* empty reduction: the output is the bias */
+        FC_NAME(fill_bias)(d, &sz, bias, relu, y);
+        return FC_OK;
+    }
+    const int nthr = fc_ctx_threads(ctx);
+    const int64_t K = d->K, crs = sz.crs, pq = sz.pq, N = d->N;
+    int64_t T = im2col ? FC_NAME(tile_width)(crs, pq) : fc_min64(pq, 512);
+    int64_t ntile = (pq + T - 1) / T;
+    /* several threads: balance the tiles of a batch-1 image over the threads */
+    if (nthr > 1 && N * ntile < 4 * nthr) {
+        const int64_t per = (N * ntile + nthr - 1) / nthr * nthr;   /* tiles, multiple of nthr */
+        const int64_t want = (per + N - 1) / N;
+        const int64_t T2 = (pq + want - 1) / want;
+        if (T2 >= 32) {
+            T = T2;
+            ntile = (pq + T - 1) / T;
+        }
+    }
+    const int64_t njobs = N * ntile;
+    const int par = nthr > 1 && njobs >= nthr && (njobs >= 4 * nthr || njobs % nthr == 0);
+    /* parallel tiles: one workspace and single-threaded GEMMs per thread; otherwise one tile at
+     * a time with the GEMM (and im2col) threaded                                            */
+    const int nws = par ? nthr : 1;
+    FC_T *ws = NULL;
+    if (im2col) {
+        ws = (FC_T *)fc_aligned_alloc(nws * crs * T * (int64_t)sizeof(FC_T));
+        if (ws == NULL) return FC_ENOMEM;
+    }
+    fc_ctx inner = {fc_ctx_isa(ctx), par ? 1 : nthr};
+    int err = FC_OK;
+    (void)nws;
+    if (par) {
+        FC_PRAGMA_OMP_FOR(nthr, 1)
+        for (int64_t job = 0; job < njobs; job++) {
+            const int64_t n = job / ntile, t0 = (job % ntile) * T, tn = fc_min64(T, pq - t0);
+            FC_T *yt = y + n * K * pq + t0;
+            const FC_T *b;
+            int64_t ldb;
+            if (im2col) {
+                FC_T *col = ws + (int64_t)FC_OMP_THREAD_NUM() * crs * T;
+                FC_NAME(im2col_tile)(d, x + n * sz.x / N, 0, d->C, t0, tn, col, tn);
+                b = col;
+                ldb = tn;
+            } else {
+                b = x + n * sz.x / N + t0;
+                ldb = sz.hw;
+            }
+            const int s2 = FC_GEMM(&inner, 0, 0, K, tn, crs, 1, w, crs, b, ldb, 0, yt, pq);
+            if (s2 != FC_OK) {
+                FC_PRAGMA_OMP_CRITICAL
+                err = s2;
+            }
+            if (bias || relu) FC_CAT(fc_conv_epilogue, FC_SFX)(yt, K, tn, pq, bias, relu);
+        }
+    } else {
+        for (int64_t job = 0; job < njobs && err == FC_OK; job++) {
+            const int64_t n = job / ntile, t0 = (job % ntile) * T, tn = fc_min64(T, pq - t0);
+            FC_T *yt = y + n * K * pq + t0;
+            const FC_T *b;
+            int64_t ldb;
+            if (im2col) {
+                const int64_t C = d->C, per_c = sz.rs * tn;
+                FC_PRAGMA_OMP_FOR(nthr, C > 1 && crs * tn > 16384)
+                for (int64_t c = 0; c < C; c++)
+                    FC_NAME(im2col_tile)(d, x + n * sz.x / N, c, c + 1, t0, tn, ws + c * per_c, tn);
+                b = ws;
+                ldb = tn;
+            } else {
+                b = x + n * sz.x / N + t0;
+                ldb = sz.hw;
+            }
+            err = FC_GEMM(&inner, 0, 0, K, tn, crs, 1, w, crs, b, ldb, 0, yt, pq);
+            if (bias || relu) FC_CAT(fc_conv_epilogue, FC_SFX)(yt, K, tn, pq, bias, relu);
+        }
+    }
+    fc_aligned_free(ws);
+    return err;
+}
+
+int FC_NAME(fc_conv2d_forward_im2col)(const fc_ctx *ctx, const fc_conv_desc *d, const FC_T *x,
+                                      const FC_T *w, const FC_T *bias, int flags, FC_T *y)
+{
+    if ((flags & ~FC_FUSE_RELU) != 0) return FC_EINVAL;
+    return FC_NAME(fc_conv_gemm_forward)(ctx, d, x, w, bias, flags & FC_FUSE_RELU, y, 1);
+}
+
+/* grad_x = col2im(W^T . grad_y), tile by tile. Tiles of one image overlap in grad_x, so an
+ * image belongs to one thread: whole images per thread when the batch is large enough,
+ * otherwise tiles in order with the GEMM threaded and col2im split over channels.          */
+int FC_NAME(fc_conv2d_grad_input_im2col)(const fc_ctx *ctx, const fc_conv_desc *d,
+                                         const FC_T *grad_y, const FC_T *w, FC_T *grad_x)
+{
+    fc_conv_sizes_t sz;
+    int st = fc_conv_sizes(d, &sz);
+    if (st != FC_OK) return st;
+    if (!fc_conv_ptr_ok(grad_y, sz.y) || !fc_conv_ptr_ok(w, sz.w) || !fc_conv_ptr_ok(grad_x, sz.x))
+        return FC_EINVAL;
+    if (sz.x == 0) return FC_OK;
+    for (int64_t i = 0; i < sz.x; i++) grad_x[i] = 0;
+    if (sz.w == 0 || sz.y == 0) return FC_OK;   /* empty reduction */
+    const int nthr = fc_ctx_threads(ctx);
+    const int64_t N = d->N, K = d->K, C = d->C, crs = sz.crs, pq = sz.pq;
+    const int64_t T = FC_NAME(tile_width)(crs, pq), ntile = (pq + T - 1) / T;
+    const int per_image = nthr > 1 && (N >= 4 * nthr || (N >= nthr && N % nthr == 0));
+    const int nws = per_image ? nthr : 1;
+    FC_T *ws = (FC_T *)fc_aligned_alloc(nws * crs * T * (int64_t)sizeof(FC_T));
+    if (ws == NULL) return FC_ENOMEM;
+    int err = FC_OK;
+    if (per_image) {
+        fc_ctx inner = {fc_ctx_isa(ctx), 1};
+        FC_PRAGMA_OMP_FOR(nthr, 1)
+        for (int64_t n = 0; n < N; n++) {
+            FC_T *col = ws + (int64_t)FC_OMP_THREAD_NUM() * crs * T;
+            for (int64_t ti = 0; ti < ntile; ti++) {
+                const int64_t t0 = ti * T, tn = fc_min64(T, pq - t0);
+                const int s2 = FC_GEMM(&inner, 1, 0, crs, tn, K, 1, w, crs, grad_y + n * K * pq + t0,
+                                       pq, 0, col, tn);
+                if (s2 != FC_OK) {
+                    FC_PRAGMA_OMP_CRITICAL
+                    err = s2;
+                }
+                FC_NAME(col2im_tile)(d, col, tn, 0, C, t0, tn, grad_x + n * C * sz.hw);
+            }
+        }
+    } else {
+        for (int64_t n = 0; n < N && err == FC_OK; n++) {
+            for (int64_t ti = 0; ti < ntile && err == FC_OK; ti++) {
+                const int64_t t0 = ti * T, tn = fc_min64(T, pq - t0);
+                err = FC_GEMM(ctx, 1, 0, crs, tn, K, 1, w, crs, grad_y + n * K * pq + t0, pq, 0,
+                              ws, tn);
+                const int64_t per_c = sz.rs * tn;
+                FC_PRAGMA_OMP_FOR(nthr, C > 1 && crs * tn > 16384)
+                for (int64_t c = 0; c < C; c++)
+                    FC_NAME(col2im_tile)(d, ws + c * per_c, tn, c, c + 1, t0, tn,
+                                         grad_x + n * C * sz.hw);
+            }
+        }
+    }
+    fc_aligned_free(ws);
+    return err;
+}
+
+/* grad_w = sum over images and tiles, in order, of grad_y_tile (K x T) . col_tile^T (T x CRS);
+ * the GEMM and the im2col are threaded, the sum order is fixed.                             */
+int FC_NAME(fc_conv2d_grad_weight_im2col)(const fc_ctx *ctx, const fc_conv_desc *d,
+                                          const FC_T *grad_y, const FC_T *x, FC_T *grad_w)
+{
+    fc_conv_sizes_t sz;
+    int st = fc_conv_sizes(d, &sz);
+    if (st != FC_OK) return st;
+    if (!fc_conv_ptr_ok(grad_y, sz.y) || !fc_conv_ptr_ok(x, sz.x) || !fc_conv_ptr_ok(grad_w, sz.w))
+        return FC_EINVAL;
+    if (sz.w == 0) return FC_OK;
+    if (sz.y == 0) {   /* no output pixel (N == 0 or P*Q == 0): nothing to sum */
+        for (int64_t i = 0; i < sz.w; i++) grad_w[i] = 0;
+        return FC_OK;
+    }
+    const int nthr = fc_ctx_threads(ctx);
+    const int64_t N = d->N, K = d->K, C = d->C, crs = sz.crs, pq = sz.pq;
+    const int64_t T = FC_NAME(tile_width)(crs, pq), ntile = (pq + T - 1) / T;
+    FC_T *ws = (FC_T *)fc_aligned_alloc(crs * T * (int64_t)sizeof(FC_T));
+    if (ws == NULL) return FC_ENOMEM;
+    int err = FC_OK;
+    for (int64_t n = 0; n < N && err == FC_OK; n++) {
+        for (int64_t ti = 0; ti < ntile && err == FC_OK; ti++) {
+            const int64_t t0 = ti * T, tn = fc_min64(T, pq - t0);
+            const int64_t per_c = sz.rs * tn;
+            FC_PRAGMA_OMP_FOR(nthr, C > 1 && crs * tn > 16384)
+            for (int64_t c = 0; c < C; c++)
+                FC_NAME(im2col_tile)(d, x + n * C * sz.hw, c, c + 1, t0, tn, ws + c * per_c, tn);
+            err = FC_GEMM(ctx, 0, 1, K, crs, tn, 1, grad_y + n * K * pq + t0, pq, ws, tn,
+                          (n == 0 && ti == 0) ? 0 : 1, grad_w, crs);
+        }
+    }
+    fc_aligned_free(ws);
+    return err;
+}
+
+#undef FC_NAME

@@ -1,0 +1,117 @@
+/* conv_internal.h -- helpers shared by the convolution files (conv_*.c, isa/conv_*.c). */
+#ifndef FC_CONV_INTERNAL_H
+#define FC_CONV_INTERNAL_H
+
+#include "internal.h"
+
+/* "#pragma omp parallel for" over a loop, static schedule (bit-identical results run to run),
+ * only when there is more than one thread and enough work (cond).                          */
+#ifdef FC_HAVE_OPENMP
+#define FC_PRAGMA(x) _Pragma(#x)
+#define FC_PRAGMA_OMP_FOR(nt, cond) \
+    FC_PRAGMA(omp parallel for schedule(static) num_threads(nt) if ((nt) > 1 && (cond)))
+#else
+#define FC_PRAGMA_OMP_FOR(nt, cond)
+#endif
+
+/* name pasting for the per-dtype templates (conv_*_tmpl.h) */
+#define FC_CAT_(a, b) a##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+
+/* Per-thread workspace budget of the im2col path: a column tile holds about this many bytes,
+ * whatever the image size (it only grows past it when one output pixel's C*R*S column times
+ * the minimum tile width is larger, i.e. with the filter, never with the image). 1 MB keeps
+ * one tile resident in the L2 cache next to the GEMM's packed panels.                       */
+#define FC_IM2COL_TILE_BYTES ((int64_t)1 << 20)
+#define FC_IM2COL_MIN_TILE 16
+
+/* Element counts of the five tensors a convolution touches, all checked against overflow
+ * (including as byte counts of 8-byte elements) by fc_conv_sizes.                           */
+typedef struct {
+    int64_t x;    /* N*C*H*W */
+    int64_t y;    /* N*K*P*Q */
+    int64_t w;    /* K*C*R*S */
+    int64_t hw;   /* H*W */
+    int64_t pq;   /* P*Q */
+    int64_t crs;  /* C*R*S */
+    int64_t rs;   /* R*S */
+} fc_conv_sizes_t;
+
+/* fc_conv_desc_check plus the element counts; FC_OK, FC_EINVAL or FC_EOVERFLOW. */
+int fc_conv_sizes(const fc_conv_desc *d, fc_conv_sizes_t *sz);
+
+#ifdef FC_HAVE_OPENMP
+#define FC_PRAGMA_OMP_CRITICAL FC_PRAGMA(omp critical)
+#else
+#define FC_PRAGMA_OMP_CRITICAL
+#endif
+
+/* The forward pass as GEMMs over tiles of output pixels (conv_im2col.c): with im2col != 0 each
+ * tile is unfolded into a workspace first; with im2col == 0 the input itself is the GEMM's
+ * right operand (1x1 kernel, stride 1, no padding). Bias and ReLU are applied to each tile
+ * right after its GEMM, while it is still in cache.                                          */
+int fc_conv_gemm_forward_f32(const fc_ctx *ctx, const fc_conv_desc *d, const float *x,
+                             const float *w, const float *bias, int relu, float *y, int im2col);
+int fc_conv_gemm_forward_f64(const fc_ctx *ctx, const fc_conv_desc *d, const double *x,
+                             const double *w, const double *bias, int relu, double *y, int im2col);
+
+/* y[k, 0:cols] (row stride ldy) = relu?(y + bias[k]) for k < rows; bias may be NULL */
+#define FC_DEFINE_EPILOGUE(T, SFX)                                                            \
+    static inline void fc_conv_epilogue##SFX(T *y, int64_t rows, int64_t cols, int64_t ldy,   \
+                                             const T *bias, int relu)                         \
+    {                                                                                         \
+        for (int64_t k = 0; k < rows; k++) {                                                  \
+            T *row = y + k * ldy;                                                             \
+            if (bias) {                                                                       \
+                const T b = bias[k];                                                          \
+                for (int64_t j = 0; j < cols; j++) row[j] += b;                               \
+            }                                                                                 \
+            if (relu)                                                                         \
+                for (int64_t j = 0; j < cols; j++) row[j] = row[j] < 0 ? (T)0 : row[j];       \
+        }                                                                                     \
+    }
+FC_DEFINE_EPILOGUE(float, _f32)
+FC_DEFINE_EPILOGUE(double, _f64)
+
+/* A pointer may only be NULL when the array it stands for is empty. */
+static inline int fc_conv_ptr_ok(const void *p, int64_t count) { return p != NULL || count == 0; }
+
+/* Direct-convolution micro-kernels (isa/conv_direct_kernels.c), one per ISA path.
+ *
+ * A "correlation plane job" computes, for one image, a block of output channels over a band
+ * of output rows:
+ *   out[o, i, j] = init[o] + sum_{c < IC, r < R, s < S} in[c, i*sh + r - oh, j*sw + s - ow] * wt(o, c, r, s)
+ * with in of size IC x Hin x Win (contiguous planes), out planes of Hout x Wout (contiguous),
+ * wt(o, c, r, s) = wbase[o*w_o + c*w_c + r*w_r + s*w_s] (signed strides: the transposed,
+ * flipped weights of grad_input are the forward weights read backwards), and input positions
+ * outside the planes read as zero (oh, ow may be negative: asymmetric or negative padding).
+ * This one kernel serves the forward pass (w_o = C*R*S, w_c = R*S) and the stride-1
+ * grad_input (a "full" correlation of grad_y with the flipped, transposed kernel).          */
+typedef struct {
+    int64_t IC, Hin, Win;        /* input channels and plane size */
+    int64_t Hout, Wout;          /* output plane size */
+    int64_t R, S;
+    int64_t sh, sw;              /* strides of the input walk */
+    int64_t oh, ow;              /* offset subtracted from i*sh + r, j*sw + s (the padding) */
+    int64_t w_o, w_c, w_r, w_s;  /* weight strides, in elements (may be negative) */
+} fc_corr_geom;
+
+/* out rows [i0, i1) of channels [o0, o0 + nb) (nb <= FC_CORR_MAX_OB); init may be NULL (0).
+ * relu != 0 clamps the result at 0 (NaN kept).                                              */
+#define FC_CORR_MAX_OB 8
+#define FC_CORR_ARGS(T) \
+    (const fc_corr_geom *g, const T *in, const T *wbase, const T *init, int relu, \
+     int64_t o0, int64_t nb, int64_t i0, int64_t i1, T *out)
+FC_DECLARE_ISA(void, fc_corr_rows_f32, FC_CORR_ARGS(float));
+FC_DECLARE_ISA(void, fc_corr_rows_f64, FC_CORR_ARGS(double));
+
+/* grad_weight: gw[k, c, r, s] for k in [k0, k0+kb), one c, all r, s, summed over one image's
+ * P x Q outputs (gy_n: that image's grad_y, xc: its input plane c) and added to
+ * acc[kk*acc_k + r*S + s] (kk < kb), in a fixed order.                                       */
+#define FC_GW_ARGS(T) \
+    (const fc_conv_desc *d, const T *gy_n, const T *xc, int64_t k0, int64_t kb, T *acc, \
+     int64_t acc_k)
+FC_DECLARE_ISA(void, fc_conv_gw_accum_f32, FC_GW_ARGS(float));
+FC_DECLARE_ISA(void, fc_conv_gw_accum_f64, FC_GW_ARGS(double));
+
+#endif
