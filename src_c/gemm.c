@@ -1,0 +1,283 @@
+/* gemm.c -- fc_sgemm / fc_dgemm: argument checks, blocking, threading and ISA dispatch.
+ *
+ * BLIS-style loop nest over the packed panels of isa/gemm_kernels.c:
+ *   for jc in N by NC:  for pc in K by KC:  pack B[pc:, jc:] (KC x NC panel, NR-wide slivers)
+ *     for ic in M by MC:  pack A[ic:, pc:] (MC x KC block, MR-tall slivers)
+ *       macro-kernel: for each B sliver, for each A sliver: MR x NR micro-kernel
+ * The first KC block applies beta, the following ones accumulate (beta = 1).
+ *
+ * Threads split either the rows (each thread packs its own A blocks, all threads pack one
+ * shared B panel cooperatively, with barriers) or the columns (each thread runs the loop nest
+ * on its own columns with private buffers, no barriers), whichever balances the register
+ * tiles better. The tile grid (multiples of MR rows and NR columns from the origin) and the KC
+ * blocks do not depend on the thread count, and each C element is reduced in the same order
+ * whatever tile or thread computes it, so results are bit-identical for any thread count
+ * (for a given ISA path).                                                                    */
+#include <string.h>
+
+#include "gemm_internal.h"
+
+/* below this many multiply-adds a parallel region costs more than it saves */
+#define GEMM_MIN_FMA_PER_THREAD (1 << 19)
+
+static void gemm_get_kit(int isa, int is_double, fc_gemm_kit *kit)
+{
+#ifndef FC_ONLY_SCALAR
+    if (isa == FC_ISA_AVX512) {
+        if (is_double) fc_gemm_kit_f64_avx512(kit);
+        else fc_gemm_kit_f32_avx512(kit);
+        return;
+    }
+    if (isa == FC_ISA_AVX2) {
+        if (is_double) fc_gemm_kit_f64_avx2(kit);
+        else fc_gemm_kit_f32_avx2(kit);
+        return;
+    }
+#else
+    (void)isa;
+#endif
+    if (is_double) fc_gemm_kit_f64_scalar(kit);
+    else fc_gemm_kit_f32_scalar(kit);
+}
+
+typedef struct {
+    fc_gemm_kit kit;
+    int trans_a, trans_b;
+    int64_t M, N, K;
+    const void *alpha, *beta, *one;
+    const char *A, *B;
+    char *C;
+    int64_t lda, ldb, ldc;
+    int64_t kc;          /* depth block: K split into equal blocks of at most kit.kc */
+    int64_t mc;          /* row block bound (multiple of MR): the A buffer holds mc x kc */
+    int64_t nc;          /* column block bound (multiple of NR): a B buffer holds kc x nc */
+    int split_rows;      /* 1: threads split M and share the B panel; 0: threads split N */
+    char *work;          /* [B panel(s)][A blocks], 64-byte aligned pieces */
+    int64_t b_bytes, a_bytes;   /* one B buffer, one A buffer */
+} gemm_plan;
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+/* equal blocks of at most bmax, rounded up to a multiple of unit */
+static int64_t balanced_block(int64_t total, int64_t bmax, int64_t unit)
+{
+    if (total <= 0) return unit;
+    const int64_t nblocks = ceil_div(total, bmax);
+    return fc_min64(bmax, round_up(ceil_div(total, nblocks), unit));
+}
+
+/* part [lo, hi) of `count` units for thread t of nt (contiguous, balanced) */
+static void thread_range(int64_t count, int t, int nt, int64_t *lo, int64_t *hi)
+{
+    *lo = count * t / nt;
+    *hi = count * (t + 1) / nt;
+}
+
+static const char *offset_of(const char *base, int trans, int64_t row, int64_t col, int64_t ld,
+                             int64_t elem)
+{
+    /* element (row, col) of op(X), X row-major with leading dimension ld */
+    return base + (trans ? col * ld + row : row * ld + col) * elem;
+}
+
+/* rows [m0, m1) x columns [n0, n1) with private buffers: the whole loop nest, no barriers */
+static void gemm_block_private(const gemm_plan *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                               char *bbuf, char *abuf)
+{
+    const fc_gemm_kit *kit = &p->kit;
+    const int64_t e = kit->elem;
+    if (m1 <= m0 || n1 <= n0) return;
+    const int64_t nc = balanced_block(n1 - n0, p->nc, kit->nr);
+    const int64_t mc = balanced_block(m1 - m0, p->mc, kit->mr);
+    for (int64_t jc = n0; jc < n1; jc += nc) {
+        const int64_t ncur = fc_min64(nc, n1 - jc);
+        for (int64_t pc = 0; pc < p->K; pc += p->kc) {
+            const int64_t kcur = fc_min64(p->kc, p->K - pc);
+            const void *beta = pc == 0 ? p->beta : p->one;
+            kit->pack_b(p->trans_b, kcur, ncur, offset_of(p->B, p->trans_b, pc, jc, p->ldb, e),
+                        p->ldb, bbuf);
+            for (int64_t ic = m0; ic < m1; ic += mc) {
+                const int64_t mcur = fc_min64(mc, m1 - ic);
+                kit->pack_a(p->trans_a, mcur, kcur, offset_of(p->A, p->trans_a, ic, pc, p->lda, e),
+                            p->lda, abuf);
+                kit->macro(mcur, ncur, kcur, p->alpha, abuf, bbuf, beta,
+                           p->C + (ic * p->ldc + jc) * e, p->ldc);
+            }
+        }
+    }
+}
+
+#ifdef FC_HAVE_OPENMP
+/* rows split over nt threads, one B panel packed by all of them: called by every thread of
+ * the parallel region, which all run the same jc/pc loops and so meet at the same barriers */
+static void gemm_rows_shared(const gemm_plan *p, int t, int nt, char *bbuf, char *abuf)
+{
+    const fc_gemm_kit *kit = &p->kit;
+    const int64_t e = kit->elem, mr = kit->mr, nr = kit->nr;
+    int64_t s0, s1;
+    thread_range(ceil_div(p->M, mr), t, nt, &s0, &s1);
+    const int64_t m0 = s0 * mr, m1 = fc_min64(p->M, s1 * mr);
+    const int64_t mc = balanced_block(m1 - m0, p->mc, mr);
+    for (int64_t jc = 0; jc < p->N; jc += p->nc) {
+        const int64_t ncur = fc_min64(p->nc, p->N - jc);
+        int64_t q0, q1;   /* the slivers of the panel this thread packs */
+        thread_range(ceil_div(ncur, nr), t, nt, &q0, &q1);
+        for (int64_t pc = 0; pc < p->K; pc += p->kc) {
+            const int64_t kcur = fc_min64(p->kc, p->K - pc);
+            const void *beta = pc == 0 ? p->beta : p->one;
+            if (q1 > q0) {
+                const int64_t j = jc + q0 * nr;
+                kit->pack_b(p->trans_b, kcur, fc_min64(ncur, q1 * nr) - q0 * nr,
+                            offset_of(p->B, p->trans_b, pc, j, p->ldb, e), p->ldb,
+                            bbuf + q0 * nr * kcur * e);
+            }
+#pragma omp barrier
+            for (int64_t ic = m0; ic < m1; ic += mc) {
+                const int64_t mcur = fc_min64(mc, m1 - ic);
+                kit->pack_a(p->trans_a, mcur, kcur, offset_of(p->A, p->trans_a, ic, pc, p->lda, e),
+                            p->lda, abuf);
+                kit->macro(mcur, ncur, kcur, p->alpha, abuf, bbuf, beta,
+                           p->C + (ic * p->ldc + jc) * e, p->ldc);
+            }
+#pragma omp barrier   /* the panel is overwritten next */
+        }
+    }
+}
+#endif
+
+/* thread t of nt: its share of the work */
+static void gemm_thread(const gemm_plan *p, int t, int nt)
+{
+    char *abufs = p->work + (p->split_rows ? 1 : nt) * p->b_bytes;
+    char *abuf = abufs + t * p->a_bytes;
+#ifdef FC_HAVE_OPENMP
+    if (p->split_rows && nt > 1) {
+        gemm_rows_shared(p, t, nt, p->work, abuf);
+        return;
+    }
+#endif
+    int64_t s0, s1;
+    thread_range(ceil_div(p->N, p->kit.nr), t, nt, &s0, &s1);
+    gemm_block_private(p, 0, p->M, s0 * p->kit.nr, fc_min64(p->N, s1 * p->kit.nr),
+                       p->work + t * p->b_bytes, abuf);
+}
+
+/* how many threads, and which dimension they split: compare the largest per-thread share of
+ * register tiles (the critical path) when splitting rows or columns */
+static int gemm_choose_threads(int64_t M, int64_t N, int64_t K, int64_t mr, int64_t nr, int want,
+                               int *split_rows)
+{
+    const int64_t mb = ceil_div(M, mr), nb = ceil_div(N, nr);
+    int nt = want;
+    *split_rows = 0;
+    if (nt <= 1) return 1;
+    const double fma = (double)M * (double)N * (double)K;
+    while (nt > 1 && fma / nt < (double)GEMM_MIN_FMA_PER_THREAD) --nt;
+    if (nt > mb * nb) nt = (int)(mb * nb);
+    if (nt <= 1) return 1;
+    const int64_t cost_rows = ceil_div(mb, nt) * nb, cost_cols = mb * ceil_div(nb, nt);
+    *split_rows = cost_rows < cost_cols || (cost_rows == cost_cols && M >= N);
+    return nt;
+}
+
+/* C = beta * C (beta == 0 writes zeros): K == 0 or alpha == 0 */
+static void gemm_scale_c(int is_double, int64_t M, int64_t N, double beta, void *C, int64_t ldc)
+{
+    for (int64_t i = 0; i < M; ++i) {
+        if (is_double) {
+            double *c = (double *)C + i * ldc;
+            if (beta == 0.0) memset(c, 0, (size_t)N * sizeof(double));
+            else if (beta != 1.0) for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+        } else {
+            float *c = (float *)C + i * ldc;
+            const float b = (float)beta;
+            if (b == 0.0f) memset(c, 0, (size_t)N * sizeof(float));
+            else if (b != 1.0f) for (int64_t j = 0; j < N; ++j) c[j] *= b;
+        }
+    }
+}
+
+static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, int64_t M,
+                    int64_t N, int64_t K, const void *alpha, int alpha_zero, const void *A,
+                    int64_t lda, const void *B, int64_t ldb, const void *beta, double beta_d,
+                    const void *one, void *C, int64_t ldc)
+{
+    if (M < 0 || N < 0 || K < 0) return FC_EINVAL;
+    /* a leading dimension covers the stored row: K (or M, N) columns of op(X) or of X */
+    if (lda < (trans_a ? M : K) || ldb < (trans_b ? K : N) || ldc < N) return FC_EINVAL;
+    if (M == 0 || N == 0) return FC_OK;
+    if (C == NULL) return FC_EINVAL;
+    if (K == 0 || alpha_zero) {
+        gemm_scale_c(is_double, M, N, beta_d, C, ldc);
+        return FC_OK;
+    }
+    if (A == NULL || B == NULL) return FC_EINVAL;
+
+    gemm_plan p;
+    gemm_get_kit(fc_ctx_isa(ctx), is_double, &p.kit);
+    p.trans_a = trans_a;
+    p.trans_b = trans_b;
+    p.M = M;
+    p.N = N;
+    p.K = K;
+    p.alpha = alpha;
+    p.beta = beta;
+    p.one = one;
+    p.A = (const char *)A;
+    p.B = (const char *)B;
+    p.C = (char *)C;
+    p.lda = lda;
+    p.ldb = ldb;
+    p.ldc = ldc;
+    p.kc = balanced_block(K, p.kit.kc, 1);
+    p.mc = fc_min64(p.kit.mc, round_up(M, p.kit.mr));
+    p.nc = fc_min64(p.kit.nc, round_up(N, p.kit.nr));
+
+    int want = fc_ctx_threads(ctx);
+#ifdef FC_HAVE_OPENMP
+    if (omp_in_parallel()) want = 1;   /* never nest parallel regions */
+#else
+    want = 1;
+#endif
+    const int nt = gemm_choose_threads(M, N, K, p.kit.mr, p.kit.nr, want, &p.split_rows);
+
+    /* buffers sized to the problem (small calls allocate little), 64-byte aligned pieces */
+    p.b_bytes = round_up(p.kc * p.nc * p.kit.elem, 64);
+    p.a_bytes = round_up(p.mc * p.kc * p.kit.elem, 64);
+    const int64_t nb_bufs = p.split_rows ? 1 : nt;
+    p.work = (char *)fc_aligned_alloc(nb_bufs * p.b_bytes + (int64_t)nt * p.a_bytes);
+    if (p.work == NULL) return FC_ENOMEM;
+
+    if (nt <= 1) {
+        gemm_thread(&p, 0, 1);
+    } else {
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel num_threads(nt)
+        {
+            /* the runtime may give fewer threads than asked: split over those present */
+            gemm_thread(&p, omp_get_thread_num(), omp_get_num_threads());
+        }
+#endif
+    }
+    fc_aligned_free(p.work);
+    return FC_OK;
+}
+
+int fc_sgemm(const fc_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+             float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+             float beta, float *C, int64_t ldc)
+{
+    const float one = 1.0f;
+    return gemm_any(ctx, 0, trans_a, trans_b, M, N, K, &alpha, alpha == 0.0f, A, lda, B, ldb,
+                    &beta, (double)beta, &one, C, ldc);
+}
+
+int fc_dgemm(const fc_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+             double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
+             double beta, double *C, int64_t ldc)
+{
+    const double one = 1.0;
+    return gemm_any(ctx, 1, trans_a, trans_b, M, N, K, &alpha, alpha == 0.0, A, lda, B, ldb,
+                    &beta, beta, &one, C, ldc);
+}

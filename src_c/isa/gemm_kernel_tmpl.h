@@ -1,0 +1,228 @@
+/* gemm_kernel_tmpl.h -- packing routines, register-blocked micro-kernel and macro-kernel of
+ * the GEMM, written once for any element type and SIMD width. gemm_kernels.c includes it once
+ * per element type after defining the configuration below (it #undefs them all at the end):
+ *
+ *   GK_T, GK_SFX          element type and the name suffix of its functions (f32, f64)
+ *   GK_MR, GK_NV, GK_VL   register block: MR rows x NV vectors of VL lanes (NR = NV * VL)
+ *   GK_KC, GK_MC, GK_NC   cache blocks handed to the driver
+ *   GK_VT, GK_MT          vector and lane-mask types
+ *   GK_LOAD, GK_STORE, GK_MLOAD, GK_MSTORE, GK_MASK(n)   (masked ops touch only the first n lanes)
+ *   GK_FMA(a, b, c) = a*b + c, GK_MUL, GK_ADD, GK_SET1, GK_ZERO
+ *   GK_FOR_TILES(X)       X(mv, nv) for every 1 <= mv <= MR, 1 <= nv <= NV
+ *
+ * Row-major C is vectorised along N: each accumulator holds VL consecutive columns of one row
+ * of C, and each element of A is broadcast. Every C element is an independent dot product
+ * accumulated in k order, so the result of an element does not depend on the tile it falls in,
+ * on the thread that computes it, or on the edge handling: edges run the same code with fewer
+ * rows (mv < MR), fewer vectors (nv < NV) and lane masks on the last vector.                   */
+
+#define GK_NR (GK_NV * GK_VL)
+#define GK_CAT2(a, b) a##_##b
+#define GK_CAT(a, b) GK_CAT2(a, b)
+#define GK(name) GK_CAT(name, GK_SFX)
+
+#ifndef GK_TMPL_ONCE
+#define GK_TMPL_ONCE
+#if defined(__GNUC__)
+#define GK_INLINE static inline __attribute__((always_inline))
+#else
+#define GK_INLINE static inline
+#endif
+#if defined(__clang__)
+#define GK_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define GK_UNROLL _Pragma("GCC unroll 16")
+#else
+#define GK_UNROLL
+#endif
+#endif
+
+/* ---- micro-kernel: C[0:mv, 0:(nv-1)*VL + nlast] = alpha * a . b + beta * C ----------------- */
+GK_INLINE void GK(ukr)(const int mv, const int nv, int64_t kc, const GK_T *restrict a,
+                       const GK_T *restrict b, GK_T alpha, GK_T beta, GK_T *restrict C,
+                       int64_t ldc, int nlast)
+{
+    GK_VT acc[GK_MR][GK_NV];
+    GK_UNROLL for (int i = 0; i < mv; ++i) {
+        GK_UNROLL for (int v = 0; v < nv; ++v) acc[i][v] = GK_ZERO();
+    }
+    for (int64_t k = 0; k < kc; ++k) {
+        GK_VT bv[GK_NV];
+        GK_UNROLL for (int v = 0; v < nv; ++v) bv[v] = GK_LOAD(b + v * GK_VL);
+        GK_UNROLL for (int i = 0; i < mv; ++i) {
+            const GK_VT ai = GK_SET1(a[i]);
+            GK_UNROLL for (int v = 0; v < nv; ++v) acc[i][v] = GK_FMA(ai, bv[v], acc[i][v]);
+        }
+        a += GK_MR;
+        b += GK_NR;
+    }
+    /* epilogue: the branches are uniform over the call, so they predict perfectly */
+    const GK_MT mask = GK_MASK(nlast);
+    const int partial = nlast < GK_VL;
+    const GK_VT va = GK_SET1(alpha), vb = GK_SET1(beta);
+    GK_UNROLL for (int i = 0; i < mv; ++i) {
+        GK_T *c = C + i * ldc;
+        GK_UNROLL for (int v = 0; v < nv; ++v) {
+            GK_VT r = acc[i][v];
+            const int masked = partial && v == nv - 1;
+            if (alpha != (GK_T)1) r = GK_MUL(va, r);
+            if (beta != (GK_T)0) {   /* beta == 0: old C (maybe NaN) is never read */
+                const GK_VT old = masked ? GK_MLOAD(c + v * GK_VL, mask) : GK_LOAD(c + v * GK_VL);
+                r = beta == (GK_T)1 ? GK_ADD(old, r) : GK_FMA(vb, old, r);
+            }
+            if (masked) GK_MSTORE(c + v * GK_VL, mask, r);
+            else GK_STORE(c + v * GK_VL, r);
+        }
+    }
+    (void)mask;
+    (void)vb;
+}
+
+/* an edge tile: pick the specialised kernel for (mv, nv) */
+static void GK(edge_tile)(int mv, int nv, int64_t kc, const GK_T *a, const GK_T *b, GK_T alpha,
+                          GK_T beta, GK_T *C, int64_t ldc, int nlast)
+{
+    switch (mv * 16 + nv) {
+#define GK_CASE(m_, n_) \
+    case (m_) * 16 + (n_): GK(ukr)(m_, n_, kc, a, b, alpha, beta, C, ldc, nlast); break;
+        GK_FOR_TILES(GK_CASE)
+#undef GK_CASE
+    default: break;
+    }
+}
+
+/* ---- macro-kernel: C[0:m, 0:n] over a packed A block and a packed B panel ------------------- */
+static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const void *pa_,
+                      const void *pb_, const void *beta_, void *C_, int64_t ldc)
+{
+    const GK_T alpha = *(const GK_T *)alpha_, beta = *(const GK_T *)beta_;
+    const GK_T *pa = (const GK_T *)pa_, *pb = (const GK_T *)pb_;
+    GK_T *C = (GK_T *)C_;
+    /* B sliver outer, A slivers inner: one B sliver (k x NR) is reused over the A block */
+    for (int64_t j0 = 0; j0 < n; j0 += GK_NR) {
+        const int nn = (int)fc_min64(GK_NR, n - j0);
+        const int nv = (nn + GK_VL - 1) / GK_VL;
+        const int nlast = nn - (nv - 1) * GK_VL;
+        const GK_T *b = pb + (j0 / GK_NR) * k * GK_NR;
+        for (int64_t i0 = 0; i0 < m; i0 += GK_MR) {
+            const int mm = (int)fc_min64(GK_MR, m - i0);
+            const GK_T *a = pa + (i0 / GK_MR) * k * GK_MR;
+            GK_T *c = C + i0 * ldc + j0;
+            if (mm == GK_MR && nn == GK_NR)
+                GK(ukr)(GK_MR, GK_NV, k, a, b, alpha, beta, c, ldc, GK_VL);
+            else
+                GK(edge_tile)(mm, nv, k, a, b, alpha, beta, c, ldc, nlast);
+        }
+    }
+}
+
+/* ---- packing ----------------------------------------------------------------------------------
+ * The transposing cases walk the source row by row in chunks of GK_PACK_KB depth so reads are
+ * sequential and the written part of the sliver stays in L1.                                  */
+#ifndef GK_PACK_KB
+#define GK_PACK_KB 64
+#endif
+
+static void GK(pack_a)(int trans, int64_t m, int64_t k, const void *A_, int64_t lda, void *dst_)
+{
+    const GK_T *A = (const GK_T *)A_;
+    GK_T *dst = (GK_T *)dst_;
+    for (int64_t i0 = 0; i0 < m; i0 += GK_MR, dst += GK_MR * k) {
+        const int mm = (int)fc_min64(GK_MR, m - i0);
+        if (trans) {   /* op(A)[i][kk] = A[kk*lda + i]: MR contiguous values per kk */
+            for (int64_t kk = 0; kk < k; ++kk) {
+                const GK_T *src = A + kk * lda + i0;
+                GK_T *d = dst + kk * GK_MR;
+                if (mm == GK_MR) {
+                    for (int i = 0; i < GK_MR; ++i) d[i] = src[i];
+                } else {
+                    for (int i = 0; i < mm; ++i) d[i] = src[i];
+                    for (int i = mm; i < GK_MR; ++i) d[i] = (GK_T)0;
+                }
+            }
+        } else {       /* op(A)[i][kk] = A[i*lda + kk]: transpose MR rows */
+            for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
+                const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
+                for (int i = 0; i < mm; ++i) {
+                    const GK_T *src = A + (i0 + i) * lda + k0;
+                    GK_T *d = dst + k0 * GK_MR + i;
+                    for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_MR] = src[kk];
+                }
+                for (int i = mm; i < GK_MR; ++i) {
+                    GK_T *d = dst + k0 * GK_MR + i;
+                    for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_MR] = (GK_T)0;
+                }
+            }
+        }
+    }
+}
+
+static void GK(pack_b)(int trans, int64_t k, int64_t n, const void *B_, int64_t ldb, void *dst_)
+{
+    const GK_T *B = (const GK_T *)B_;
+    GK_T *dst = (GK_T *)dst_;
+    for (int64_t j0 = 0; j0 < n; j0 += GK_NR, dst += GK_NR * k) {
+        const int nn = (int)fc_min64(GK_NR, n - j0);
+        if (!trans) {  /* op(B)[kk][j] = B[kk*ldb + j]: NR contiguous values per kk */
+            for (int64_t kk = 0; kk < k; ++kk) {
+                const GK_T *src = B + kk * ldb + j0;
+                GK_T *d = dst + kk * GK_NR;
+                if (nn == GK_NR) {
+                    for (int j = 0; j < GK_NR; ++j) d[j] = src[j];
+                } else {
+                    for (int j = 0; j < nn; ++j) d[j] = src[j];
+                    for (int j = nn; j < GK_NR; ++j) d[j] = (GK_T)0;
+                }
+            }
+        } else {       /* op(B)[kk][j] = B[j*ldb + kk]: transpose NR rows of B */
+            for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
+                const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
+                for (int j = 0; j < nn; ++j) {
+                    const GK_T *src = B + (j0 + j) * ldb + k0;
+                    GK_T *d = dst + k0 * GK_NR + j;
+                    for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_NR] = src[kk];
+                }
+                for (int j = nn; j < GK_NR; ++j) {
+                    GK_T *d = dst + k0 * GK_NR + j;
+                    for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_NR] = (GK_T)0;
+                }
+            }
+        }
+    }
+}
+
+static void GK(fill_kit)(fc_gemm_kit *kit)
+{
+    kit->elem = (int64_t)sizeof(GK_T);
+    kit->mr = GK_MR;
+    kit->nr = GK_NR;
+    kit->kc = GK_KC;
+    kit->mc = GK_MC;
+    kit->nc = GK_NC;
+    kit->pack_a = GK(pack_a);
+    kit->pack_b = GK(pack_b);
+    kit->macro = GK(macro);
+}
+
+#undef GK_T
+#undef GK_SFX
+#undef GK_MR
+#undef GK_NV
+#undef GK_VL
+#undef GK_KC
+#undef GK_MC
+#undef GK_NC
+#undef GK_VT
+#undef GK_MT
+#undef GK_LOAD
+#undef GK_STORE
+#undef GK_MLOAD
+#undef GK_MSTORE
+#undef GK_MASK
+#undef GK_FMA
+#undef GK_MUL
+#undef GK_ADD
+#undef GK_SET1
+#undef GK_ZERO
+#undef GK_FOR_TILES
+#undef GK_NR
