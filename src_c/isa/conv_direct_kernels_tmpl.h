@@ -1,5 +1,5 @@
 /* conv_direct_kernels_tmpl.h -- body of conv_direct_kernels.c for one element type FC_T
- * (suffix FC_SFX); included once per type.                                                  */
+ * (suffix FC_SFX, vector vocabulary CV_* when FC_ISA_LEVEL >= 1); included once per type.  */
 #if FC_ISA_LEVEL == 2
 #define FC_KNAME(base) FC_CAT(FC_CAT(base, FC_SFX), _avx512)
 #elif FC_ISA_LEVEL == 1
@@ -8,39 +8,136 @@
 #define FC_KNAME(base) FC_CAT(FC_CAT(base, FC_SFX), _scalar)
 #endif
 
-/* Generic correlation (any stride, any offsets): one output at a time, bounds per tap. */
-static void FC_CAT(corr_rows_generic, FC_SFX) FC_CORR_ARGS(FC_T)
+/* Portable path, and any horizontal stride: one output row at a time, initialised with the
+ * bias, then one axpy per tap over the run of output columns whose input column is inside the
+ * row (no per-element test; the compiler vectorises the stride-1 case).                     */
+static void FC_CAT(corr_rows_axpy, FC_SFX) FC_CORR_ARGS(FC_T)
 {
     const int64_t hwin = g->Hin * g->Win, hwout = g->Hout * g->Wout;
+    const int64_t Win = g->Win, Wout = g->Wout, sw = g->sw;
     for (int64_t o = o0; o < o0 + nb; o++) {
         const FC_T *wo = wbase + o * g->w_o;
         const FC_T b = init ? init[o] : (FC_T)0;
         for (int64_t i = i0; i < i1; i++) {
-            FC_T *orow = out + o * hwout + i * g->Wout;
-            for (int64_t j = 0; j < g->Wout; j++) {
-                FC_T acc = b;
-                for (int64_t c = 0; c < g->IC; c++) {
-                    const FC_T *inc = in + c * hwin;
-                    const FC_T *wc = wo + c * g->w_c;
-                    for (int64_t r = 0; r < g->R; r++) {
-                        const int64_t h = i * g->sh + r - g->oh;
-                        if (h < 0 || h >= g->Hin) continue;
-                        for (int64_t s = 0; s < g->S; s++) {
-                            const int64_t w = j * g->sw + s - g->ow;
-                            if (w < 0 || w >= g->Win) continue;
-                            acc += inc[h * g->Win + w] * wc[r * g->w_r + s * g->w_s];
-                        }
+            FC_T *orow = out + o * hwout + i * Wout;
+            for (int64_t j = 0; j < Wout; j++) orow[j] = b;
+            for (int64_t c = 0; c < g->IC; c++) {
+                const FC_T *inc = in + c * hwin;
+                const FC_T *wc = wo + c * g->w_c;
+                for (int64_t r = 0; r < g->R; r++) {
+                    const int64_t h = i * g->sh + r - g->oh;
+                    if (h < 0 || h >= g->Hin) continue;
+                    const FC_T *irow = inc + h * Win;
+                    for (int64_t s = 0; s < g->S; s++) {
+                        /* columns j with 0 <= j*sw + s - ow < Win */
+                        const int64_t first = g->ow - s;   /* j*sw >= first */
+                        int64_t jlo = first <= 0 ? 0 : (first + sw - 1) / sw;
+                        const int64_t lim = Win + g->ow - s;   /* j*sw < lim */
+                        int64_t jhi = lim <= 0 ? 0 : (lim + sw - 1) / sw;
+                        if (jhi > Wout) jhi = Wout;
+                        if (jlo >= jhi) continue;
+                        const FC_T wv = wc[r * g->w_r + s * g->w_s];
+                        const FC_T *src = irow + s - g->ow;
+                        if (sw == 1)
+                            for (int64_t j = jlo; j < jhi; j++) orow[j] += src[j] * wv;
+                        else
+                            for (int64_t j = jlo; j < jhi; j++) orow[j] += src[j * sw] * wv;
                     }
                 }
-                orow[j] = (relu && acc < 0) ? (FC_T)0 : acc;
             }
+            if (relu)
+                for (int64_t j = 0; j < Wout; j++) orow[j] = orow[j] < 0 ? (FC_T)0 : orow[j];
         }
     }
 }
 
+#if FC_ISA_LEVEL >= 1
+/* register-blocked micro-kernels, one per (channels, vectors, masked) shape */
+#define CB_NV 1
+#include "conv_direct_block_shapes.h"
+#undef CB_NV
+#define CB_NV 2
+#include "conv_direct_block_shapes.h"
+#undef CB_NV
+#define CB_NV 3
+#include "conv_direct_block_shapes.h"
+#undef CB_NV
+
+#define CV_BLOCK(ob, nv, m) FC_CAT(FC_CAT(FC_CAT(cv_block_, ob), FC_CAT(_, nv)), FC_CAT(FC_CAT(_, m), FC_SFX))
+#if CV_OBMAX >= 8
+#define CV_TRY8(nv, m)                                                                         \
+    if (left >= 8) {                                                                           \
+        CV_BLOCK(8, nv, m)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);              \
+        o += 8;                                                                                \
+    } else
+#else
+#define CV_TRY8(nv, m)
+#endif
+#define CV_CALL_OB(nv, m)                                                                      \
+    do {                                                                                       \
+        int64_t o = o0;                                                                        \
+        while (o < o0 + nb) {                                                                  \
+            const int64_t left = o0 + nb - o;                                                  \
+            const FC_T *wo = wbase + o * g->w_o;                                               \
+            const FC_T *io = init ? init + o : NULL;                                           \
+            FC_T *oo = out + o * hwout + i * g->Wout;                                          \
+            CV_TRY8(nv, m)                                                                     \
+            if (left >= 4) {                                                                   \
+                CV_BLOCK(4, nv, m)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);      \
+                o += 4;                                                                        \
+            } else if (left >= 2) {                                                            \
+                CV_BLOCK(2, nv, m)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);      \
+                o += 2;                                                                        \
+            } else {                                                                           \
+                CV_BLOCK(1, nv, m)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);      \
+                o += 1;                                                                        \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+static void FC_CAT(corr_rows_simd, FC_SFX) FC_CORR_ARGS(FC_T)
+{
+    const int64_t hwout = g->Hout * g->Wout, Wout = g->Wout;
+    for (int64_t i = i0; i < i1; i++) {
+        /* kernel rows r with 0 <= i*sh + r - oh < Hin */
+        const int64_t hin0 = i * g->sh - g->oh;
+        const int64_t r0 = fc_max64(0, -hin0);
+        const int64_t r1 = fc_max64(r0, fc_min64(g->R, g->Hin - hin0));
+        int64_t j0 = 0;
+        while (j0 < Wout) {
+            const int64_t vec_left = (Wout - j0 + CV_VL - 1) / CV_VL;
+            /* 4 vectors left: 2 + 2 rather than 3 + 1 */
+            const int64_t nv = vec_left >= 5 ? 3 : (vec_left == 4 ? 2 : vec_left);
+            const int64_t nj = fc_min64(nv * CV_VL, Wout - j0);
+            /* every input column read, j0 + lane + s - ow for all lanes and taps, in the row? */
+            const int inside = j0 - g->ow >= 0 && j0 + nv * CV_VL - 1 + g->S - 1 - g->ow < g->Win;
+            if (inside) {
+                if (nv == 3) CV_CALL_OB(3, 0);
+                else if (nv == 2) CV_CALL_OB(2, 0);
+                else CV_CALL_OB(1, 0);
+            } else {
+                if (nv == 3) CV_CALL_OB(3, 1);
+                else if (nv == 2) CV_CALL_OB(2, 1);
+                else CV_CALL_OB(1, 1);
+            }
+            j0 += nj;
+        }
+    }
+}
+#undef CV_CALL_OB
+#undef CV_TRY8
+#undef CV_BLOCK
+#endif
+
 void FC_KNAME(fc_corr_rows) FC_CORR_ARGS(FC_T)
 {
-    FC_CAT(corr_rows_generic, FC_SFX)(g, in, wbase, init, relu, o0, nb, i0, i1, out);
+#if FC_ISA_LEVEL >= 1
+    if (g->sw == 1) {
+        FC_CAT(corr_rows_simd, FC_SFX)(g, in, wbase, init, relu, o0, nb, i0, i1, out);
+        return;
+    }
+#endif
+    FC_CAT(corr_rows_axpy, FC_SFX)(g, in, wbase, init, relu, o0, nb, i0, i1, out);
 }
 
 void FC_KNAME(fc_conv_gw_accum) FC_GW_ARGS(FC_T)
