@@ -110,11 +110,12 @@ def _tap(a, u, v, sh, sw, Ho, Wo):
     return a[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw]
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0):
+def conv2d(x, weight, bias=None, stride=1, padding=0, *, relu=False):
     """2-D cross-correlation (what deep learning calls convolution).
 
     Y[n,k,i,j] = b[k] + sum_c sum_u sum_v Xp[n,c, i*sh+u, j*sw+v] * K[k,c,u,v]
     where Xp is x zero-padded by ``padding`` on each side. x: (N,C,H,W), weight: (K,C,KH,KW).
+    relu=True returns max(Y, 0), matching functional.conv2d's fused epilogue.
     """
     N, C, H, W, K, KH, KW, sh, sw, ph, pw, Ho, Wo = _conv_geometry(x, weight, stride, padding)
     xp = np.pad(_f64(x), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
@@ -129,11 +130,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
         if b.shape != (K,):
             raise ValueError(f"bias must have shape ({K},), got {b.shape}")
         y += b[None, :, None, None]
+    if relu:
+        y = np.maximum(y, 0.0)
     return y.astype(_out_dtype(x), copy=False)
 
 
-def conv2d_backward(grad_y, x, weight, stride=1, padding=0):
-    """Gradients of conv2d: returns (grad_x, grad_weight, grad_bias).
+def conv2d_backward(grad_y, x, weight, stride=1, padding=0, *, need_input_grad=True,
+                    need_weight_grad=True, need_bias_grad=True):
+    """Gradients of conv2d: returns (grad_x, grad_weight, grad_bias); a part not needed is None.
 
     Differentiating the forward sum term by term:
       dX[n,c, i*sh+u, j*sw+v] += sum_k dY[n,k,i,j] * K[k,c,u,v]   (then the padding is cut off)
@@ -157,7 +161,9 @@ def conv2d_backward(grad_y, x, weight, stride=1, padding=0):
     gx = gxp[:, :, ph:ph + H, pw:pw + W]
     gb = gy.sum(axis=(0, 2, 3))
     dt = _out_dtype(x)
-    return gx.astype(dt), gw.astype(dt), gb.astype(dt)
+    return (gx.astype(dt) if need_input_grad else None,
+            gw.astype(dt) if need_weight_grad else None,
+            gb.astype(dt) if need_bias_grad else None)
 
 
 # ---- pooling --------------------------------------------------------------------------------

@@ -128,6 +128,24 @@ def test_output_size_rules():
     assert R.max_pool2d(np.zeros((1, 1, 5, 5)), 2, ceil_mode=True).shape == (1, 1, 3, 3)
 
 
+def test_ceil_mode_allows_a_kernel_larger_than_the_input_like_torch():
+    # torch: 1x1 input, 2x2 window, ceil_mode -> one window clipped to the input (divisor 1)
+    x = np.full((1, 1, 1, 1), 4.0)
+    assert R.max_pool2d(x, 2, ceil_mode=True).tolist() == [[[[4.0]]]]
+    assert R.avg_pool2d(x, 2, ceil_mode=True).tolist() == [[[[4.0]]]]
+    assert R.avg_pool2d(np.ones((1, 1, 3, 3)), 2, ceil_mode=True).tolist() == [[[[1.0, 1.0], [1.0, 1.0]]]]
+
+
+def test_conv_fused_relu_and_partial_gradients():
+    x, w, b = randn((1, 2, 4, 4), seed=9), randn((3, 2, 3, 3), seed=10), randn(3, seed=11)
+    assert_close(R.conv2d(x, w, b, relu=True), R.relu(R.conv2d(x, w, b)))
+    gy = randn((1, 3, 2, 2), seed=12)
+    full = R.conv2d_backward(gy, x, w)
+    gx, gw, gb = R.conv2d_backward(gy, x, w, need_input_grad=False, need_bias_grad=False)
+    assert gx is None and gb is None
+    assert_close(gw, full[1])
+
+
 def test_adaptive_windows_by_hand():
     x = np.arange(5.0).reshape(1, 1, 1, 5)
     # windows [0,2), [1,4), [3,5) -> means 0.5, 2, 3.5
