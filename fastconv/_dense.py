@@ -1,0 +1,396 @@
+"""Fast-path functional ops that are not convolution or pooling: activations, linear, batch
+norm, dropout, softmax and the losses, each with its backward. NumPy does the work (matmul goes
+to BLAS); these functions validate cheaply because they run on every training step.
+
+fastconv.functional re-exports everything in ``__all__``. Backward functions return
+``(grad_input, grad_weight, grad_bias)`` with None for what was not asked for.
+"""
+import numpy as np
+
+__all__ = [
+    "relu", "relu_backward", "linear", "linear_backward", "batch_norm", "batch_norm_backward",
+    "dropout", "dropout_backward", "softmax", "softmax_backward", "log_softmax",
+    "log_softmax_backward", "cross_entropy", "cross_entropy_grad", "mse_loss", "mse_loss_grad",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_float(a, name):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name}: expected float32 or float64, got {a.dtype}")
+
+
+def _check_same_dtype(a, b, name_a, name_b):
+    if b is not None and b.dtype != a.dtype:
+        raise TypeError(f"{name_b}: dtype {b.dtype} does not match {name_a} dtype {a.dtype}")
+
+
+# ---- ReLU --------------------------------------------------------------------------------------
+
+def relu(x, inplace=False):
+    """max(x, 0); NaN stays NaN (as torch). ``inplace`` overwrites x."""
+    _check_float(x, "x")
+    return np.maximum(x, 0, out=x if inplace else None)
+
+
+def relu_backward(grad_y, y, out=None):
+    """Gradient of ReLU given its output ``y`` (or input: same sign): grad where y > 0, else 0.
+    ``out`` may be grad_y itself when the caller owns it."""
+    if grad_y.shape != y.shape:
+        raise ValueError(f"grad_y: shape {grad_y.shape} does not match y shape {y.shape}")
+    return np.multiply(grad_y, y > 0, out=out)
+
+
+# ---- Linear ------------------------------------------------------------------------------------
+
+def linear(x, weight, bias=None):
+    """y = x @ weight.T + bias for x of shape (..., in_features), weight (out_features, in_features)."""
+    _check_float(x, "x")
+    _check_float(weight, "weight")
+    _check_same_dtype(x, weight, "x", "weight")
+    if weight.ndim != 2:
+        raise ValueError(f"weight: expected 2 dimensions (out_features, in_features), got shape {weight.shape}")
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"x: last dimension {x.shape[-1] if x.ndim else None} does not match "
+                         f"in_features {weight.shape[1]} of weight")
+    y = np.matmul(x, weight.T)
+    if bias is not None:
+        _check_same_dtype(x, bias, "x", "bias")
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"bias: expected shape ({weight.shape[0]},), got {bias.shape}")
+        y += bias
+    return y
+
+
+def linear_backward(grad_y, x, weight, *, need_input_grad=True, need_weight_grad=True,
+                    need_bias_grad=True):
+    """(grad_x, grad_weight, grad_bias) of ``linear``; None for what is not needed."""
+    out_f, in_f = weight.shape
+    if grad_y.shape != x.shape[:-1] + (out_f,):
+        raise ValueError(f"grad_y: expected shape {x.shape[:-1] + (out_f,)}, got {grad_y.shape}")
+    gx = np.matmul(grad_y, weight) if need_input_grad else None
+    gw = gb = None
+    if need_weight_grad or need_bias_grad:
+        g2 = grad_y.reshape(-1, out_f)
+        if need_weight_grad:
+            gw = np.matmul(g2.T, x.reshape(-1, in_f))
+        if need_bias_grad:
+            gb = g2.sum(axis=0)
+    return gx, gw, gb
+
+
+# ---- BatchNorm ---------------------------------------------------------------------------------
+
+def _bn_shape(x):
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _bn_axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5, *, return_stats=False):
+    """Batch normalisation over the channel axis 1 of x (N, C, ...), as torch.nn.functional.batch_norm.
+
+    In training (or without running statistics) x is normalised with the batch mean and the
+    biased batch variance, and the running statistics (when given) are updated in place with
+    ``momentum``, using the unbiased variance. Otherwise the running statistics are used.
+    ``return_stats=True`` returns ``(y, mean, invstd)``, what batch_norm_backward needs.
+    """
+    _check_float(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"x: expected at least 2 dimensions (N, C, ...), got shape {x.shape}")
+    C = x.shape[1]
+    for name, a in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if a is not None and a.shape != (C,):
+            raise ValueError(f"{name}: expected shape ({C},) for {C} channels, got {a.shape}")
+        if a is not None and a.dtype != x.dtype and name in ("weight", "bias"):
+            raise TypeError(f"{name}: dtype {a.dtype} does not match x dtype {x.dtype}")
+    axes = _bn_axes(x)
+    use_batch = training or running_mean is None or running_var is None
+    if use_batch:
+        count = x.size // C if C else 0
+        if training and count <= 1:
+            raise ValueError(f"x: expected more than 1 value per channel when training, got input shape {x.shape}")
+        mean = x.mean(axis=axes)
+        centered = x - mean.reshape(_bn_shape(x))
+        var = np.mean(np.square(centered), axis=axes)
+        if training and running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+        if training and running_var is not None:
+            running_var *= 1 - momentum
+            running_var += (momentum * count / (count - 1)) * var
+    else:
+        mean = running_mean.astype(x.dtype, copy=False)
+        var = running_var.astype(x.dtype, copy=False)
+        centered = None
+    invstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+    scale = invstd if weight is None else invstd * weight
+    shape = _bn_shape(x)
+    if centered is not None:
+        y = np.multiply(centered, scale.reshape(shape), out=centered)
+        if bias is not None:
+            y += bias.reshape(shape)
+    else:
+        shift = -mean * scale if bias is None else bias - mean * scale
+        y = x * scale.reshape(shape)
+        y += shift.reshape(shape)
+    return (y, mean, invstd) if return_stats else y
+
+
+def batch_norm_backward(grad_y, x, weight, mean, invstd, *, training=True, need_input_grad=True,
+                        need_weight_grad=True, need_bias_grad=True):
+    """(grad_x, grad_weight, grad_bias) of batch_norm. ``mean``/``invstd`` are those returned by
+    batch_norm(return_stats=True); ``training`` says whether they were batch statistics (then
+    they depend on x) or running statistics (constants)."""
+    if grad_y.shape != x.shape:
+        raise ValueError(f"grad_y: shape {grad_y.shape} does not match x shape {x.shape}")
+    shape, axes = _bn_shape(x), _bn_axes(x)
+    need_sums = need_weight_grad or need_bias_grad or (need_input_grad and training)
+    gw = gb = gx = None
+    if need_sums:
+        xhat = x - mean.reshape(shape)
+        xhat *= invstd.reshape(shape)
+        gb = grad_y.sum(axis=axes)
+        gw = np.einsum("nc...,nc...->c", grad_y, xhat) if x.ndim > 2 else (grad_y * xhat).sum(axis=0)
+    if need_input_grad:
+        scale = invstd if weight is None else invstd * weight
+        if training:
+            count = x.size // x.shape[1]
+            # gx = scale * (g - mean(g) - xhat * mean(g * xhat)), reusing xhat's memory
+            xhat *= (gw / count).reshape(shape)
+            gx = np.subtract(grad_y, xhat, out=xhat)
+            gx -= (gb / count).reshape(shape)
+            gx *= scale.reshape(shape)
+        else:
+            gx = grad_y * scale.reshape(shape)
+    return gx, (gw if need_weight_grad else None), (gb if need_bias_grad else None)
+
+
+# ---- Dropout -----------------------------------------------------------------------------------
+
+def dropout(x, p=0.5, training=True, inplace=False, *, generator=None, return_mask=False):
+    """Zero each element with probability p and scale the others by 1/(1-p) (inverted dropout).
+
+    ``generator`` is a numpy Generator (default: fastconv.nn.init.default_generator(), reseeded
+    by fastconv.manual_seed). ``return_mask=True`` returns ``(y, mask)`` where mask holds the
+    scale applied to each element (None when nothing was dropped), for dropout_backward.
+    """
+    _check_float(x, "x")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p: dropout probability has to be between 0 and 1, got {p}")
+    if not training or p == 0.0:
+        return (x, None) if return_mask else x
+    if p == 1.0:
+        mask = np.zeros_like(x)
+    else:
+        if generator is None:
+            from .nn.init import default_generator
+            generator = default_generator()
+        keep = generator.random(x.shape, dtype=x.dtype) >= p
+        mask = np.multiply(keep, 1.0 / (1.0 - p), dtype=x.dtype)
+    y = np.multiply(x, mask, out=x if inplace else None)
+    return (y, mask) if return_mask else y
+
+
+def dropout_backward(grad_y, mask):
+    return grad_y if mask is None else grad_y * mask
+
+
+# ---- softmax -----------------------------------------------------------------------------------
+
+def _check_dim(x, dim):
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"dim: {dim} is out of range for an array of {x.ndim} dimensions")
+
+
+def log_softmax(x, dim=-1):
+    """log(softmax(x)) computed stably (shifted by the maximum, log-sum-exp)."""
+    _check_float(x, "x")
+    _check_dim(x, dim)
+    z = x - x.max(axis=dim, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=dim, keepdims=True))
+    return z
+
+
+def softmax(x, dim=-1):
+    _check_float(x, "x")
+    _check_dim(x, dim)
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    e /= e.sum(axis=dim, keepdims=True)
+    return e
+
+
+def softmax_backward(grad_y, y, dim=-1):
+    """Gradient of softmax given its output y: y * (g - sum(g * y))."""
+    return y * (grad_y - (grad_y * y).sum(axis=dim, keepdims=True))
+
+
+def log_softmax_backward(grad_y, y, dim=-1):
+    """Gradient of log_softmax given its output y: g - softmax * sum(g)."""
+    return grad_y - np.exp(y) * grad_y.sum(axis=dim, keepdims=True)
+
+
+# ---- cross-entropy -----------------------------------------------------------------------------
+
+def _ce_prepare(input, target, weight, ignore_index, reduction, label_smoothing):
+    """Validate, and bring the class axis last: (M, C) logits, (M,) targets."""
+    _check_float(input, "input")
+    if isinstance(target, (list, tuple, int, np.integer)):
+        target = np.asarray(target)
+    if not isinstance(target, np.ndarray):
+        raise TypeError(f"target: expected an array of class indices, got {type(target).__name__}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"target: expected integer class indices, got dtype {target.dtype}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing: expected a value in [0, 1], got {label_smoothing}")
+    if input.ndim == 0:
+        raise ValueError("input: expected logits of shape (N, C) or (N, C, d1, ...), got a scalar")
+    if input.ndim == 1:  # unbatched (C,) logits and a scalar target, as torch
+        if target.ndim != 0:
+            raise ValueError(f"target: unbatched input of shape {input.shape} needs a scalar target, "
+                             f"got shape {target.shape}")
+        C, logits, flat, out_shape = input.shape[0], input[None, :], target.reshape(1), ()
+    else:
+        C = input.shape[1]
+        expected = (input.shape[0],) + input.shape[2:]
+        if target.shape != expected:
+            if target.ndim >= 1 and input.ndim >= 1 and target.shape[0] != input.shape[0]:
+                raise ValueError(f"target: batch size {target.shape[0]} does not match input "
+                                 f"batch size {input.shape[0]}")
+            raise ValueError(f"target: expected shape {expected} for input of shape {input.shape}, "
+                             f"got {target.shape}")
+        logits = input if input.ndim == 2 else np.moveaxis(input, 1, -1).reshape(-1, C)
+        flat, out_shape = target.reshape(-1), expected
+    if weight is not None:
+        _check_float(weight, "weight")
+        if weight.shape != (C,):
+            raise ValueError(f"weight: expected one weight per class, shape ({C},), got {weight.shape}")
+    valid = flat != ignore_index
+    all_valid = bool(valid.all())
+    checked = flat if all_valid else flat[valid]
+    if checked.size and (checked.min() < 0 or checked.max() >= C):
+        bad = checked[(checked < 0) | (checked >= C)][0]
+        raise ValueError(f"target: class index {int(bad)} is out of range [0, {C})"
+                         + ("" if ignore_index in range(0, C) else f" (ignore_index={ignore_index})"))
+    return logits, flat, valid, all_valid, C, out_shape
+
+
+def _ce_forward(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    logits, flat, valid, all_valid, C, out_shape = _ce_prepare(
+        input, target, weight, ignore_index, reduction, label_smoothing)
+    logp = log_softmax(logits, dim=1)
+    rows = np.arange(flat.shape[0])
+    safe = flat if all_valid else np.where(valid, flat, 0)
+    if weight is None:
+        w_t = np.ones(flat.shape[0], dtype=logp.dtype) if all_valid else valid.astype(logp.dtype)
+    else:
+        w_t = weight.astype(logp.dtype, copy=False)[safe]
+        if not all_valid:
+            w_t *= valid
+    losses = -logp[rows, safe] * w_t
+    eps = float(label_smoothing)
+    if eps > 0.0:
+        smooth = -(logp.sum(axis=1) if weight is None else logp @ weight.astype(logp.dtype, copy=False))
+        if not all_valid:
+            smooth *= valid
+        losses = (1.0 - eps) * losses + (eps / C) * smooth
+    denom = w_t.sum() if reduction == "mean" else None
+    if reduction == "none":
+        loss = losses.reshape(out_shape)
+    elif reduction == "sum":
+        loss = float(losses.sum())
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as torch
+            loss = float(losses.sum() / denom)
+    saved = (logp, safe, valid, all_valid, w_t, weight, eps, C, reduction, denom, input.shape, input.ndim)
+    return loss, saved
+
+
+def _ce_backward(saved, grad_output=1.0):
+    logp, safe, valid, all_valid, w_t, weight, eps, C, reduction, denom, shape, ndim = saved
+    dtype = logp.dtype
+    a = (1.0 - eps) * w_t                                   # weight of the target's -log p
+    wsum = float(C) if weight is None else float(weight.sum())
+    s = a + (eps / C) * wsum * (1.0 if all_valid else valid.astype(dtype))
+    grad = np.exp(logp)
+    grad *= s[:, None]
+    grad[np.arange(grad.shape[0]), safe] -= a
+    if eps > 0.0:
+        wrow = np.full(C, eps / C, dtype=dtype) if weight is None else (eps / C) * weight.astype(dtype)
+        if all_valid:
+            grad -= wrow
+        else:
+            grad -= valid[:, None] * wrow
+    if reduction == "none":
+        g = np.asarray(grad_output, dtype=dtype)
+        grad *= np.broadcast_to(g, shape[:1] + shape[2:] if ndim > 1 else ()).reshape(-1, 1)
+    else:
+        scale = float(grad_output) / (float(denom) if reduction == "mean" else 1.0)
+        grad *= scale
+    if ndim == 1:
+        return grad[0]
+    if ndim > 2:  # classes back to axis 1
+        grad = np.moveaxis(grad.reshape((shape[0],) + shape[2:] + (C,)), -1, 1)
+    return grad
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Cross-entropy of logits ``input`` (N, C) or (N, C, d1, ...) against integer class indices
+    ``target`` (N,) or (N, d1, ...), with torch's definitions of ``weight`` (per class),
+    ``ignore_index``, ``label_smoothing`` and ``reduction`` (a mean is weighted by the targets'
+    class weights). Returns a Python float, or an array for reduction='none'."""
+    return _ce_forward(input, target, weight, ignore_index, reduction, label_smoothing)[0]
+
+
+def cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction="mean",
+                       label_smoothing=0.0, grad_output=1.0):
+    """d cross_entropy / d input (same shape as input), times ``grad_output``."""
+    _, saved = _ce_forward(input, target, weight, ignore_index, reduction, label_smoothing)
+    return _ce_backward(saved, grad_output)
+
+
+# ---- mean squared error ------------------------------------------------------------------------
+
+def _mse_check(input, target, reduction):
+    _check_float(input, "input")
+    if not isinstance(target, np.ndarray):
+        target = np.asarray(target, dtype=input.dtype)
+    if target.shape != input.shape:
+        raise ValueError(f"target: shape {target.shape} does not match input shape {input.shape}")
+    if target.dtype.kind not in "fiu":
+        raise TypeError(f"target: expected a numeric array, got dtype {target.dtype}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
+    return target
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean (or sum, or elementwise with 'none') of (input - target)**2."""
+    target = _mse_check(input, target, reduction)
+    d = np.subtract(input, target, dtype=input.dtype)
+    sq = np.square(d, out=d)
+    if reduction == "none":
+        return sq
+    total = sq.sum()
+    return float(total if reduction == "sum" else total / sq.size) if sq.size or reduction == "sum" else float("nan")
+
+
+def mse_loss_grad(input, target, reduction="mean", grad_output=1.0):
+    target = _mse_check(input, target, reduction)
+    d = np.subtract(input, target, dtype=input.dtype)
+    if reduction == "none":
+        d *= 2.0
+        d *= np.asarray(grad_output, dtype=input.dtype)
+        return d
+    scale = 2.0 * float(grad_output) / (d.size if reduction == "mean" and d.size else 1)
+    d *= scale
+    return d
