@@ -18,12 +18,16 @@ from ._validate import (
     shape4,
 )
 
+from ._dense import *  # noqa: E402,F401,F403  relu, linear, batch_norm, losses ... (fastconv/_dense.py)
+from ._dense import __all__ as _dense_all
+
 CONV_ALGOS = ("auto", "direct", "im2col", "1x1")
 
 __all__ = [
     "conv2d", "conv2d_backward", "conv_output_size", "select_conv_algo",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "pool_output_size", "matmul",
+    *_dense_all,
 ]
 
 
