@@ -214,8 +214,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, retur
             inside = ((h >= 0) & (h < H))[:, None] & ((w >= 0) & (w < W))[None, :]
             value = _tap(xp, u, v, sh, sw, Ho, Wo)
             take = inside & ((best_index < 0) | (value > best) | np.isnan(value))
-            best = np.where(take, value, best)
-            best_index = np.where(take, h[:, None] * W + w[None, :], best_index)
+            np.copyto(best, value, where=take)
+            np.copyto(best_index, np.broadcast_to(h[:, None] * W + w[None, :], take.shape), where=take)
     y = best.astype(_out_dtype(x), copy=False)
     return (y, best_index) if return_indices else y
 
@@ -367,16 +367,18 @@ def linear(x, weight, bias=None):
     return y.astype(_out_dtype(x), copy=False)
 
 
-def linear_backward(grad_y, x, weight):
+def linear_backward(grad_y, x, weight, *, need_input_grad=True, need_weight_grad=True,
+                    need_bias_grad=True):
     """(grad_x, grad_weight, grad_bias): dX = dY W, dW = dY^T X, db = sum of dY over all but
-    the last axis (leading axes of x are batch axes)."""
+    the last axis (leading axes of x are batch axes). A part not needed is None."""
     x64, w, gy = _f64(x), _f64(weight), _f64(grad_y)
-    gx = gy @ w
+    if gy.shape != x64.shape[:-1] + (w.shape[0],):
+        raise ValueError(f"grad_y must have shape {x64.shape[:-1] + (w.shape[0],)}, got {gy.shape}")
     gy2 = gy.reshape(-1, w.shape[0])
-    gw = gy2.T @ x64.reshape(-1, w.shape[1])
-    gb = gy2.sum(axis=0)
     dt = _out_dtype(x)
-    return gx.astype(dt), gw.astype(dt), gb.astype(dt)
+    return ((gy @ w).astype(dt) if need_input_grad else None,
+            (gy2.T @ x64.reshape(-1, w.shape[1])).astype(dt) if need_weight_grad else None,
+            gy2.sum(axis=0).astype(dt) if need_bias_grad else None)
 
 
 # ---- batch normalisation --------------------------------------------------------------------

@@ -303,6 +303,21 @@ def _torch():
     return pytest.importorskip("torch")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _torch_single_thread():
+    """torch's intra-op threads spin on a busy 2-core machine and make these tiny ops ~5x
+    slower; use one thread for this module and restore the setting afterwards."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
 def _leaf(torch, a):
     return torch.tensor(a, dtype=torch.float64, requires_grad=True)
 
