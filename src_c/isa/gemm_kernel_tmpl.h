@@ -127,31 +127,36 @@ static void GK(pack_a)(int trans, int64_t m, int64_t k, const void *A_, int64_t 
 {
     const GK_T *A = (const GK_T *)A_;
     GK_T *dst = (GK_T *)dst_;
+    const int64_t mfull = m / GK_MR, mtail = m - mfull * GK_MR;
+    if (trans) {
+        /* op(A)[i][kk] = A[kk*lda + i]: read each row of A once, front to back, and deal its
+         * MR-long pieces to the slivers */
+        for (int64_t kk = 0; kk < k; ++kk) {
+            const GK_T *src = A + kk * lda;
+            GK_T *d = dst + kk * GK_MR;
+            for (int64_t s = 0; s < mfull; ++s, src += GK_MR, d += GK_MR * k) {
+                for (int i = 0; i < GK_MR; ++i) d[i] = src[i];
+            }
+            if (mtail) {
+                for (int i = 0; i < mtail; ++i) d[i] = src[i];
+                for (int i = (int)mtail; i < GK_MR; ++i) d[i] = (GK_T)0;
+            }
+        }
+        return;
+    }
     for (int64_t i0 = 0; i0 < m; i0 += GK_MR, dst += GK_MR * k) {
         const int mm = (int)fc_min64(GK_MR, m - i0);
-        if (trans) {   /* op(A)[i][kk] = A[kk*lda + i]: MR contiguous values per kk */
-            for (int64_t kk = 0; kk < k; ++kk) {
-                const GK_T *src = A + kk * lda + i0;
-                GK_T *d = dst + kk * GK_MR;
-                if (mm == GK_MR) {
-                    for (int i = 0; i < GK_MR; ++i) d[i] = src[i];
-                } else {
-                    for (int i = 0; i < mm; ++i) d[i] = src[i];
-                    for (int i = mm; i < GK_MR; ++i) d[i] = (GK_T)0;
-                }
+        /* op(A)[i][kk] = A[i*lda + kk]: transpose MR rows */
+        for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
+            const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
+            for (int i = 0; i < mm; ++i) {
+                const GK_T *src = A + (i0 + i) * lda + k0;
+                GK_T *d = dst + k0 * GK_MR + i;
+                for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_MR] = src[kk];
             }
-        } else {       /* op(A)[i][kk] = A[i*lda + kk]: transpose MR rows */
-            for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
-                const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
-                for (int i = 0; i < mm; ++i) {
-                    const GK_T *src = A + (i0 + i) * lda + k0;
-                    GK_T *d = dst + k0 * GK_MR + i;
-                    for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_MR] = src[kk];
-                }
-                for (int i = mm; i < GK_MR; ++i) {
-                    GK_T *d = dst + k0 * GK_MR + i;
-                    for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_MR] = (GK_T)0;
-                }
+            for (int i = mm; i < GK_MR; ++i) {
+                GK_T *d = dst + k0 * GK_MR + i;
+                for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_MR] = (GK_T)0;
             }
         }
     }
@@ -161,31 +166,36 @@ static void GK(pack_b)(int trans, int64_t k, int64_t n, const void *B_, int64_t 
 {
     const GK_T *B = (const GK_T *)B_;
     GK_T *dst = (GK_T *)dst_;
+    const int64_t nfull = n / GK_NR, ntail = n - nfull * GK_NR;
+    if (!trans) {
+        /* op(B)[kk][j] = B[kk*ldb + j]: read each row of B once, front to back (one stream the
+         * prefetcher follows, even from DRAM), and deal its NR-wide pieces to the slivers */
+        for (int64_t kk = 0; kk < k; ++kk) {
+            const GK_T *src = B + kk * ldb;
+            GK_T *d = dst + kk * GK_NR;
+            for (int64_t s = 0; s < nfull; ++s, src += GK_NR, d += GK_NR * k) {
+                for (int j = 0; j < GK_NR; ++j) d[j] = src[j];
+            }
+            if (ntail) {
+                for (int j = 0; j < ntail; ++j) d[j] = src[j];
+                for (int j = (int)ntail; j < GK_NR; ++j) d[j] = (GK_T)0;
+            }
+        }
+        return;
+    }
     for (int64_t j0 = 0; j0 < n; j0 += GK_NR, dst += GK_NR * k) {
         const int nn = (int)fc_min64(GK_NR, n - j0);
-        if (!trans) {  /* op(B)[kk][j] = B[kk*ldb + j]: NR contiguous values per kk */
-            for (int64_t kk = 0; kk < k; ++kk) {
-                const GK_T *src = B + kk * ldb + j0;
-                GK_T *d = dst + kk * GK_NR;
-                if (nn == GK_NR) {
-                    for (int j = 0; j < GK_NR; ++j) d[j] = src[j];
-                } else {
-                    for (int j = 0; j < nn; ++j) d[j] = src[j];
-                    for (int j = nn; j < GK_NR; ++j) d[j] = (GK_T)0;
-                }
+        /* op(B)[kk][j] = B[j*ldb + kk]: transpose NR rows of B */
+        for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
+            const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
+            for (int j = 0; j < nn; ++j) {
+                const GK_T *src = B + (j0 + j) * ldb + k0;
+                GK_T *d = dst + k0 * GK_NR + j;
+                for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_NR] = src[kk];
             }
-        } else {       /* op(B)[kk][j] = B[j*ldb + kk]: transpose NR rows of B */
-            for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
-                const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
-                for (int j = 0; j < nn; ++j) {
-                    const GK_T *src = B + (j0 + j) * ldb + k0;
-                    GK_T *d = dst + k0 * GK_NR + j;
-                    for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_NR] = src[kk];
-                }
-                for (int j = nn; j < GK_NR; ++j) {
-                    GK_T *d = dst + k0 * GK_NR + j;
-                    for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_NR] = (GK_T)0;
-                }
+            for (int j = nn; j < GK_NR; ++j) {
+                GK_T *d = dst + k0 * GK_NR + j;
+                for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_NR] = (GK_T)0;
             }
         }
     }
