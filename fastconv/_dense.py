@@ -239,123 +239,156 @@ def log_softmax_backward(grad_y, y, dim=-1):
 
 # ---- cross-entropy -----------------------------------------------------------------------------
 
+def _ce_layout(input, C):
+    """Logits as (M, C) rows, classes last (a view when input is already (N, C))."""
+    if input.ndim == 1:
+        return input[None, :]
+    if input.ndim == 2:
+        return input
+    return np.moveaxis(input, 1, -1).reshape(-1, C)
+
+
 def _ce_prepare(input, target, weight, ignore_index, reduction, label_smoothing):
-    """Validate, and bring the class axis last: (M, C) logits, (M,) targets."""
+    """Validate; returns (kind, logits (M, C), flat target, C, loss shape)."""
     _check_float(input, "input")
     if isinstance(target, (list, tuple, int, np.integer)):
         target = np.asarray(target)
     if not isinstance(target, np.ndarray):
         raise TypeError(f"target: expected an array of class indices, got {type(target).__name__}")
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"target: expected integer class indices, got dtype {target.dtype}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing: expected a value in [0, 1], got {label_smoothing}")
     if input.ndim == 0:
         raise ValueError("input: expected logits of shape (N, C) or (N, C, d1, ...), got a scalar")
-    if input.ndim == 1:  # unbatched (C,) logits and a scalar target, as torch
-        if target.ndim != 0:
-            raise ValueError(f"target: unbatched input of shape {input.shape} needs a scalar target, "
-                             f"got shape {target.shape}")
-        C, logits, flat, out_shape = input.shape[0], input[None, :], target.reshape(1), ()
-    else:
-        C = input.shape[1]
-        expected = (input.shape[0],) + input.shape[2:]
-        if target.shape != expected:
-            if target.ndim >= 1 and input.ndim >= 1 and target.shape[0] != input.shape[0]:
-                raise ValueError(f"target: batch size {target.shape[0]} does not match input "
-                                 f"batch size {input.shape[0]}")
-            raise ValueError(f"target: expected shape {expected} for input of shape {input.shape}, "
-                             f"got {target.shape}")
-        logits = input if input.ndim == 2 else np.moveaxis(input, 1, -1).reshape(-1, C)
-        flat, out_shape = target.reshape(-1), expected
+    C = input.shape[0] if input.ndim == 1 else input.shape[1]
+    out_shape = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
     if weight is not None:
         _check_float(weight, "weight")
         if weight.shape != (C,):
             raise ValueError(f"weight: expected one weight per class, shape ({C},), got {weight.shape}")
-    valid = flat != ignore_index
-    all_valid = bool(valid.all())
-    checked = flat if all_valid else flat[valid]
+    if target.dtype.kind == "f" and target.shape == input.shape:
+        # class probabilities (soft labels), as torch accepts
+        return "probs", _ce_layout(input, C), _ce_layout(target, C), C, out_shape
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"target: expected integer class indices (or class probabilities shaped like "
+                        f"input), got dtype {target.dtype} and shape {target.shape}")
+    if target.shape != out_shape:
+        if input.ndim == 1:
+            raise ValueError(f"target: unbatched input of shape {input.shape} needs a scalar target, "
+                             f"got shape {target.shape}")
+        if target.ndim >= 1 and target.shape[0] != input.shape[0]:
+            raise ValueError(f"target: batch size {target.shape[0]} does not match input "
+                             f"batch size {input.shape[0]}")
+        raise ValueError(f"target: expected shape {out_shape} for input of shape {input.shape}, "
+                         f"got {target.shape}")
+    flat = target.reshape(-1)
+    checked = flat[flat != ignore_index]
     if checked.size and (checked.min() < 0 or checked.max() >= C):
         bad = checked[(checked < 0) | (checked >= C)][0]
-        raise ValueError(f"target: class index {int(bad)} is out of range [0, {C})"
-                         + ("" if ignore_index in range(0, C) else f" (ignore_index={ignore_index})"))
-    return logits, flat, valid, all_valid, C, out_shape
+        raise ValueError(f"target: class index {int(bad)} is out of range [0, {C}) "
+                         f"(ignore_index={ignore_index})")
+    return "index", _ce_layout(input, C), flat, C, out_shape
 
 
 def _ce_forward(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    logits, flat, valid, all_valid, C, out_shape = _ce_prepare(
+    """Loss and what _ce_backward needs. Written as loss[s] = -sum_c A[s,c] log_softmax(z)[s,c]:
+    class indices t: A = (1-eps) w[t] onehot(t) + eps/C w (0 for ignored rows), mean divides by
+    sum w[t]; probabilities p: A = w ((1-eps) p + eps/C), mean divides by the number of rows."""
+    kind, logits, flat, C, out_shape = _ce_prepare(
         input, target, weight, ignore_index, reduction, label_smoothing)
     logp = log_softmax(logits, dim=1)
-    rows = np.arange(flat.shape[0])
-    safe = flat if all_valid else np.where(valid, flat, 0)
-    if weight is None:
-        w_t = np.ones(flat.shape[0], dtype=logp.dtype) if all_valid else valid.astype(logp.dtype)
-    else:
-        w_t = weight.astype(logp.dtype, copy=False)[safe]
-        if not all_valid:
-            w_t *= valid
-    losses = -logp[rows, safe] * w_t
+    dtype = logp.dtype
+    w = None if weight is None else weight.astype(dtype, copy=False)
     eps = float(label_smoothing)
-    if eps > 0.0:
-        smooth = -(logp.sum(axis=1) if weight is None else logp @ weight.astype(logp.dtype, copy=False))
-        if not all_valid:
-            smooth *= valid
-        losses = (1.0 - eps) * losses + (eps / C) * smooth
-    denom = w_t.sum() if reduction == "mean" else None
+    if kind == "probs":
+        A = flat.astype(dtype, copy=True)
+        if eps:
+            A *= 1.0 - eps
+            A += eps / C
+        if w is not None:
+            A *= w
+        # rows where A is 0 contribute nothing, even against a -inf log-probability
+        with np.errstate(invalid="ignore"):
+            terms = np.where(A != 0, A * logp, 0.0)
+        losses = -terms.sum(axis=1)
+        denom = float(losses.shape[0])
+        saved = ("probs", logp, A)
+    else:
+        valid = flat != ignore_index
+        all_valid = bool(valid.all())
+        safe = flat if all_valid else np.where(valid, flat, 0)
+        if w is None:
+            w_t = np.ones(flat.shape[0], dtype=dtype) if all_valid else valid.astype(dtype)
+        else:
+            w_t = w[safe]
+            if not all_valid:
+                w_t *= valid
+        losses = -logp[np.arange(flat.shape[0]), safe] * w_t
+        if eps:
+            smooth = -(logp.sum(axis=1) if w is None else logp @ w)
+            if not all_valid:
+                smooth *= valid
+            losses = (1.0 - eps) * losses + (eps / C) * smooth
+        denom = float(w_t.sum())
+        saved = ("index", logp, safe, valid, all_valid, w_t, w, eps, C)
     if reduction == "none":
         loss = losses.reshape(out_shape)
     elif reduction == "sum":
         loss = float(losses.sum())
     else:
-        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: nan, as torch
-            loss = float(losses.sum() / denom)
-    saved = (logp, safe, valid, all_valid, w_t, weight, eps, C, reduction, denom, input.shape, input.ndim)
-    return loss, saved
+        with np.errstate(invalid="ignore", divide="ignore"):  # everything ignored: nan, as torch
+            loss = float(np.float64(losses.sum()) / denom)
+    return loss, (saved, reduction, denom, input.shape)
 
 
-def _ce_backward(saved, grad_output=1.0):
-    logp, safe, valid, all_valid, w_t, weight, eps, C, reduction, denom, shape, ndim = saved
+def _ce_backward(ctx, grad_output=1.0):
+    saved, reduction, denom, shape = ctx
+    kind, logp = saved[0], saved[1]
     dtype = logp.dtype
-    a = (1.0 - eps) * w_t                                   # weight of the target's -log p
-    wsum = float(C) if weight is None else float(weight.sum())
-    s = a + (eps / C) * wsum * (1.0 if all_valid else valid.astype(dtype))
-    grad = np.exp(logp)
-    grad *= s[:, None]
-    grad[np.arange(grad.shape[0]), safe] -= a
-    if eps > 0.0:
-        wrow = np.full(C, eps / C, dtype=dtype) if weight is None else (eps / C) * weight.astype(dtype)
-        if all_valid:
-            grad -= wrow
-        else:
-            grad -= valid[:, None] * wrow
-    if reduction == "none":
-        g = np.asarray(grad_output, dtype=dtype)
-        grad *= np.broadcast_to(g, shape[:1] + shape[2:] if ndim > 1 else ()).reshape(-1, 1)
+    grad = np.exp(logp)                      # softmax
+    if kind == "probs":
+        A = saved[2]
+        grad *= A.sum(axis=1, keepdims=True)
+        grad -= A
     else:
-        scale = float(grad_output) / (float(denom) if reduction == "mean" else 1.0)
-        grad *= scale
-    if ndim == 1:
+        _, _, safe, valid, all_valid, w_t, w, eps, C = saved
+        a = (1.0 - eps) * w_t                # coefficient of the target's -log p
+        wsum = float(C) if w is None else float(w.sum())
+        s = a + (eps / C) * wsum * (1.0 if all_valid else valid.astype(dtype))
+        grad *= s[:, None]
+        grad[np.arange(grad.shape[0]), safe] -= a
+        if eps:
+            wrow = np.full(C, eps / C, dtype=dtype) if w is None else (eps / C) * w
+            grad -= wrow if all_valid else valid[:, None] * wrow
+    if reduction == "none":
+        loss_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
+        g = np.broadcast_to(np.asarray(grad_output, dtype=dtype), loss_shape)
+        grad *= g.reshape(-1, 1)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grad *= float(grad_output) / (denom if reduction == "mean" else 1.0)
+    if len(shape) == 1:
         return grad[0]
-    if ndim > 2:  # classes back to axis 1
-        grad = np.moveaxis(grad.reshape((shape[0],) + shape[2:] + (C,)), -1, 1)
+    if len(shape) > 2:  # classes back to axis 1
+        grad = np.moveaxis(grad.reshape((shape[0],) + shape[2:] + (shape[1],)), -1, 1)
     return grad
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    """Cross-entropy of logits ``input`` (N, C) or (N, C, d1, ...) against integer class indices
-    ``target`` (N,) or (N, d1, ...), with torch's definitions of ``weight`` (per class),
-    ``ignore_index``, ``label_smoothing`` and ``reduction`` (a mean is weighted by the targets'
-    class weights). Returns a Python float, or an array for reduction='none'."""
+    """Cross-entropy of logits ``input`` (N, C), (N, C, d1, ...) or (C,) against integer class
+    indices ``target`` (N,), (N, d1, ...) or () -- or class probabilities shaped like input --
+    with torch's definitions of ``weight`` (per class), ``ignore_index``, ``label_smoothing`` and
+    ``reduction`` (with indices, a mean is divided by the sum of the targets' class weights).
+    Returns a Python float, or an array for reduction='none'."""
     return _ce_forward(input, target, weight, ignore_index, reduction, label_smoothing)[0]
 
 
 def cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction="mean",
                        label_smoothing=0.0, grad_output=1.0):
     """d cross_entropy / d input (same shape as input), times ``grad_output``."""
-    _, saved = _ce_forward(input, target, weight, ignore_index, reduction, label_smoothing)
-    return _ce_backward(saved, grad_output)
+    _, ctx = _ce_forward(input, target, weight, ignore_index, reduction, label_smoothing)
+    return _ce_backward(ctx, grad_output)
 
 
 # ---- mean squared error ------------------------------------------------------------------------
