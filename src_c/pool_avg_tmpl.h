@@ -1,0 +1,184 @@
+/* pool_avg_tmpl.h -- average and adaptive average pooling for one dtype; included by
+ * pool_avg.c with T and SFX(name) defined.
+ *
+ * Sums run over the window in row-major order and backward passes add each output's share in
+ * output order, as torch's CPU kernels do, so results match torch's NCHW path bit for bit.   */
+
+/* torch's divisor of output (p, q): the window clipped to the padded input
+ * (count_include_pad) or to the input itself */
+static inline int64_t SFX(avg_extent)(int64_t o, int64_t stride, int64_t pad, int64_t k,
+                                      int64_t in, int include_pad, int64_t *lo, int64_t *hi)
+{
+    const int64_t start = o * stride - pad;
+    const int64_t end_padded = fc_min64(start + k, in + pad);
+    *lo = fc_max64(start, 0);
+    *hi = fc_min64(end_padded, in);
+    return include_pad ? end_padded - start : *hi - *lo;
+}
+
+static void SFX(avg_row)(const fc_pool_desc *d, int include_pad, const T *xp, int64_t p, T *yrow)
+{
+    const int64_t W = d->W;
+    int64_t h0, h1, w0, w1;
+    const int64_t rows = SFX(avg_extent)(p, d->stride_h, d->pad_h, d->kh, d->H, include_pad, &h0, &h1);
+    for (int64_t q = 0; q < d->Q; ++q) {
+        const int64_t cols = SFX(avg_extent)(q, d->stride_w, d->pad_w, d->kw, W, include_pad, &w0, &w1);
+        T sum = 0;
+        for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) sum += xp[h * W + w];
+        yrow[q] = sum / (T)(rows * cols);
+    }
+}
+
+int SFX(fc_avgpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d, int count_include_pad,
+                              const T *x, T *y)
+{
+    const int st = fc_pool_check_window(d);
+    if (st != FC_OK) return st;
+    const int64_t planes = d->N * d->C, HW = d->H * d->W, PQ = d->P * d->Q;
+    if (planes == 0) return FC_OK;
+    if (!x || !y) return FC_EINVAL;
+    const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->P, planes * PQ * d->kh * d->kw);
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
+#endif
+    for (int64_t it = 0; it < pl.items; ++it) {
+        int64_t plane, r0, r1;
+        fc_pool_item(&pl, it, d->P, &plane, &r0, &r1);
+        for (int64_t p = r0; p < r1; ++p)
+            SFX(avg_row)(d, count_include_pad, x + plane * HW, p, y + plane * PQ + p * d->Q);
+    }
+    return FC_OK;
+}
+
+/* grad_x rows [r0, r1) of one plane: zero, then each output's share added over the part of
+ * its window inside those rows, in output order */
+static void SFX(avg_scatter_rows)(const fc_pool_desc *d, int include_pad, const T *gy, T *gx,
+                                  int64_t r0, int64_t r1)
+{
+    const int64_t W = d->W;
+    for (int64_t i = r0 * W; i < r1 * W; ++i) gx[i] = 0;
+    for (int64_t p = 0; p < d->P; ++p) {
+        int64_t h0, h1, w0, w1;
+        const int64_t rows = SFX(avg_extent)(p, d->stride_h, d->pad_h, d->kh, d->H, include_pad, &h0, &h1);
+        h0 = fc_max64(h0, r0);
+        h1 = fc_min64(h1, r1);
+        if (h0 >= h1) continue;
+        for (int64_t q = 0; q < d->Q; ++q) {
+            const int64_t cols = SFX(avg_extent)(q, d->stride_w, d->pad_w, d->kw, W, include_pad, &w0, &w1);
+            const T share = gy[p * d->Q + q] / (T)(rows * cols);
+            for (int64_t h = h0; h < h1; ++h)
+                for (int64_t w = w0; w < w1; ++w) gx[h * W + w] += share;
+        }
+    }
+}
+
+int SFX(fc_avgpool2d_backward)(const fc_ctx *ctx, const fc_pool_desc *d, int count_include_pad,
+                               const T *grad_y, T *grad_x)
+{
+    const int st = fc_pool_check_window(d);
+    if (st != FC_OK) return st;
+    const int64_t planes = d->N * d->C, HW = d->H * d->W, PQ = d->P * d->Q;
+    if (planes == 0) return FC_OK;
+    if (!grad_y || !grad_x) return FC_EINVAL;
+    const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->H, planes * (HW + PQ * d->kh * d->kw));
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
+#endif
+    for (int64_t it = 0; it < pl.items; ++it) {
+        int64_t plane, r0, r1;
+        fc_pool_item(&pl, it, d->H, &plane, &r0, &r1);
+        SFX(avg_scatter_rows)(d, count_include_pad, grad_y + plane * PQ, grad_x + plane * HW, r0, r1);
+    }
+    return FC_OK;
+}
+
+/* ---- adaptive: window i covers [floor(i*in/out), ceil((i+1)*in/out)) ---------------------- */
+
+static inline void SFX(adaptive_extent)(int64_t i, int64_t out, int64_t in, int64_t *lo, int64_t *hi)
+{
+    *lo = i * in / out;
+    *hi = ((i + 1) * in + out - 1) / out;
+}
+
+static int SFX(adaptive_check)(const fc_pool_desc *d)
+{
+    const int st = fc_pool_check_sizes(d);
+    if (st != FC_OK) return st;
+    /* windows need an input to cover; (i + 1) * in must not overflow */
+    if ((d->P > 0 && d->H == 0) || (d->Q > 0 && d->W == 0)) return FC_EINVAL;
+    int64_t t;
+    if (fc_mul_overflow(d->P + 1, d->H, &t) != FC_OK || fc_mul_overflow(d->Q + 1, d->W, &t) != FC_OK)
+        return FC_EOVERFLOW;
+    return FC_OK;
+}
+
+int SFX(fc_adaptive_avgpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d, const T *x, T *y)
+{
+    const int st = SFX(adaptive_check)(d);
+    if (st != FC_OK) return st;
+    const int64_t planes = d->N * d->C, HW = d->H * d->W, PQ = d->P * d->Q;
+    if (planes == 0 || PQ == 0) return FC_OK;
+    if (!x || !y) return FC_EINVAL;
+    const int64_t W = d->W;
+    const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->P, planes * (HW + PQ));
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
+#endif
+    for (int64_t it = 0; it < pl.items; ++it) {
+        int64_t plane, r0, r1;
+        fc_pool_item(&pl, it, d->P, &plane, &r0, &r1);
+        const T *xp = x + plane * HW;
+        for (int64_t p = r0; p < r1; ++p) {
+            int64_t h0, h1;
+            SFX(adaptive_extent)(p, d->P, d->H, &h0, &h1);
+            for (int64_t q = 0; q < d->Q; ++q) {
+                int64_t w0, w1;
+                SFX(adaptive_extent)(q, d->Q, W, &w0, &w1);
+                T sum = 0;
+                for (int64_t h = h0; h < h1; ++h)
+                    for (int64_t w = w0; w < w1; ++w) sum += xp[h * W + w];
+                /* two divisions, as torch does */
+                y[plane * PQ + p * d->Q + q] = sum / (T)(h1 - h0) / (T)(w1 - w0);
+            }
+        }
+    }
+    return FC_OK;
+}
+
+int SFX(fc_adaptive_avgpool2d_backward)(const fc_ctx *ctx, const fc_pool_desc *d, const T *grad_y, T *grad_x)
+{
+    const int st = SFX(adaptive_check)(d);
+    if (st != FC_OK) return st;
+    const int64_t planes = d->N * d->C, HW = d->H * d->W, PQ = d->P * d->Q;
+    if (planes == 0 || HW == 0) return FC_OK;
+    if (!grad_x || (PQ > 0 && !grad_y)) return FC_EINVAL;
+    const int64_t W = d->W;
+    const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->H, planes * (HW + PQ));
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
+#endif
+    for (int64_t it = 0; it < pl.items; ++it) {
+        int64_t plane, r0, r1;
+        fc_pool_item(&pl, it, d->H, &plane, &r0, &r1);
+        const T *gy = grad_y + plane * PQ;
+        T *gx = grad_x + plane * HW;
+        for (int64_t i = r0 * W; i < r1 * W; ++i) gx[i] = 0;
+        for (int64_t p = 0; p < d->P; ++p) {
+            int64_t h0, h1;
+            SFX(adaptive_extent)(p, d->P, d->H, &h0, &h1);
+            h0 = fc_max64(h0, r0);
+            h1 = fc_min64(h1, r1);
+            if (h0 >= h1) continue;
+            const int64_t kh = ((p + 1) * d->H + d->P - 1) / d->P - p * d->H / d->P;
+            for (int64_t q = 0; q < d->Q; ++q) {
+                int64_t w0, w1;
+                SFX(adaptive_extent)(q, d->Q, W, &w0, &w1);
+                const T share = gy[p * d->Q + q] / (T)kh / (T)(w1 - w0);
+                for (int64_t h = h0; h < h1; ++h)
+                    for (int64_t w = w0; w < w1; ++w) gx[h * W + w] += share;
+            }
+        }
+    }
+    return FC_OK;
+}

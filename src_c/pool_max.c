@@ -1,0 +1,21 @@
+/* pool_max.c -- max pooling forward (values and indices) and backward, float and double.
+ * The code is in pool_max_tmpl.h, instantiated once per dtype.                              */
+#include <math.h>
+
+#include "pool_internal.h"
+
+#define T float
+#define SFX(name) name##_f32
+#define ROWSEG(isa) fc_maxpool_rowseg_f32_##isa
+#include "pool_max_tmpl.h"
+#undef T
+#undef SFX
+#undef ROWSEG
+
+#define T double
+#define SFX(name) name##_f64
+#define ROWSEG(isa) fc_maxpool_rowseg_f64_##isa
+#include "pool_max_tmpl.h"
+#undef T
+#undef SFX
+#undef ROWSEG

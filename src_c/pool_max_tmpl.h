@@ -1,0 +1,139 @@
+/* pool_max_tmpl.h -- max pooling for one dtype; included by pool_max.c with
+ * T (float / double), SFX(name) (name##_f32 / name##_f64) and ROWSEG(isa) (the SIMD row
+ * kernel of that dtype for that ISA) defined.
+ *
+ * torch's rule, which every path reproduces exactly: scan the window (clipped to the input)
+ * in row-major order from best = -inf, index = first element; take an element when it is
+ * greater than best or NaN. So the first maximum wins ties, a NaN wins over numbers (the last
+ * NaN stays), and an all -inf window gives -inf at its first element.                        */
+
+typedef int64_t (*SFX(rowseg_fn)) FC_MAXPOOL_ROWSEG_ARGS(T);
+
+static SFX(rowseg_fn) SFX(pick_rowseg)(int isa)
+{
+#ifndef FC_ONLY_SCALAR
+    if (isa >= FC_ISA_AVX512) return ROWSEG(avx512);
+    if (isa >= FC_ISA_AVX2) return ROWSEG(avx2);
+#else
+    (void)isa;
+#endif
+    return NULL;
+}
+
+/* outputs q in [qa, qb) of output row p, any window: the portable path and the edges */
+static void SFX(max_row_generic)(const fc_pool_desc *d, const T *xp, int64_t p, int64_t qa,
+                                 int64_t qb, T *yrow, int64_t *irow)
+{
+    const int64_t W = d->W;
+    int64_t h0 = p * d->stride_h - d->pad_h;
+    const int64_t h1 = fc_min64(h0 + d->kh, d->H);
+    h0 = fc_max64(h0, 0);
+    for (int64_t q = qa; q < qb; ++q) {
+        int64_t w0 = q * d->stride_w - d->pad_w;
+        const int64_t w1 = fc_min64(w0 + d->kw, W);
+        w0 = fc_max64(w0, 0);
+        T best = -(T)INFINITY;
+        int64_t at = h0 * W + w0;
+        for (int64_t h = h0; h < h1; ++h) {
+            for (int64_t w = w0; w < w1; ++w) {
+                const T v = xp[h * W + w];
+                if (v > best || isnan(v)) {
+                    best = v;
+                    at = h * W + w;
+                }
+            }
+        }
+        yrow[q] = best;
+        if (irow) irow[q] = at;
+    }
+}
+
+/* one output row: the edge columns whose windows are clipped go the generic way, the
+ * interior columns to the SIMD kernel when there is one */
+static void SFX(max_row)(const fc_pool_desc *d, SFX(rowseg_fn) rowseg, const T *xp, int64_t p,
+                         T *yrow, int64_t *irow)
+{
+    const int64_t sw = d->stride_w, pw = d->pad_w, Q = d->Q;
+    const int64_t lo = fc_min64((pw + sw - 1) / sw, Q);                 /* first w0 >= 0 */
+    const int64_t hi = d->W - d->kw + pw >= 0 ? fc_min64((d->W - d->kw + pw) / sw + 1, Q) : 0;
+    if (!rowseg || hi <= lo) {
+        SFX(max_row_generic)(d, xp, p, 0, Q, yrow, irow);
+        return;
+    }
+    const int64_t h0 = fc_max64(p * d->stride_h - d->pad_h, 0);
+    const int64_t h1 = fc_min64(p * d->stride_h - d->pad_h + d->kh, d->H);
+    SFX(max_row_generic)(d, xp, p, 0, lo, yrow, irow);
+    const int64_t done = rowseg(xp, d->H * d->W, d->W, h0, h1, d->kw, sw, lo * sw - pw, hi - lo,
+                                yrow + lo, irow ? irow + lo : NULL);
+    SFX(max_row_generic)(d, xp, p, lo + done, Q, yrow, irow);
+}
+
+int SFX(fc_maxpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d, const T *x, T *y,
+                              int64_t *indices)
+{
+    const int st = fc_pool_check_window(d);
+    if (st != FC_OK) return st;
+    const int64_t planes = d->N * d->C, HW = d->H * d->W, PQ = d->P * d->Q;
+    if (planes == 0) return FC_OK;
+    if (!x || !y) return FC_EINVAL;
+    /* the SIMD kernels index in 32 bits and deinterleave strides 1 and 2 only */
+    SFX(rowseg_fn) rowseg = (HW <= INT32_MAX && d->stride_w <= 2) ? SFX(pick_rowseg)(fc_ctx_isa(ctx)) : NULL;
+    const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->P, planes * PQ * d->kh * d->kw);
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
+#endif
+    for (int64_t it = 0; it < pl.items; ++it) {
+        int64_t plane, r0, r1;
+        fc_pool_item(&pl, it, d->P, &plane, &r0, &r1);
+        const T *xp = x + plane * HW;
+        for (int64_t p = r0; p < r1; ++p) {
+            const int64_t o = plane * PQ + p * d->Q;
+            SFX(max_row)(d, rowseg, xp, p, y + o, indices ? indices + o : NULL);
+        }
+    }
+    return FC_OK;
+}
+
+/* grad_x rows [r0, r1) of one plane: zero, then grad_y added at the indices that fall there,
+ * in output order (torch's order, so sums where windows overlap are the same bits) */
+static void SFX(max_scatter_rows)(int64_t W, int64_t PQ, const T *gy, const int64_t *idx, T *gx,
+                                  int64_t r0, int64_t r1)
+{
+    const int64_t lo = r0 * W, hi = r1 * W;
+    for (int64_t i = lo; i < hi; ++i) gx[i] = 0;
+    for (int64_t i = 0; i < PQ; ++i) {
+        const int64_t at = idx[i];
+        if (at >= lo && at < hi) gx[at] += gy[i];
+    }
+}
+
+int SFX(fc_maxpool2d_backward)(const fc_ctx *ctx, const fc_pool_desc *d, const T *grad_y,
+                               const int64_t *indices, T *grad_x)
+{
+    const int st = fc_pool_check_sizes(d);
+    if (st != FC_OK) return st;
+    const int64_t planes = d->N * d->C, HW = d->H * d->W, PQ = d->P * d->Q;
+    if (planes == 0 || HW == 0) return (planes == 0 || PQ == 0) ? FC_OK : FC_EINVAL;
+    if (!grad_x || (PQ > 0 && (!grad_y || !indices))) return FC_EINVAL;
+    const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->H, planes * (HW + PQ));
+
+    /* every index is checked before anything is written */
+    int bad = 0;
+    const int64_t total = planes * PQ;
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1) reduction(| : bad)
+#endif
+    for (int64_t i = 0; i < total; ++i) bad |= (uint64_t)indices[i] >= (uint64_t)HW;
+    if (bad) return FC_EINVAL;
+
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
+#endif
+    for (int64_t it = 0; it < pl.items; ++it) {
+        int64_t plane, r0, r1;
+        fc_pool_item(&pl, it, d->H, &plane, &r0, &r1);
+        SFX(max_scatter_rows)(d->W, PQ, grad_y + plane * PQ, indices + plane * PQ,
+                              grad_x + plane * HW, r0, r1);
+    }
+    return FC_OK;
+}
