@@ -158,7 +158,8 @@ def batch_norm_backward(grad_y, x, weight, mean, invstd, *, training=True, need_
         xhat = x - mean.reshape(shape)
         xhat *= invstd.reshape(shape)
         gb = grad_y.sum(axis=axes)
-        gw = np.einsum("nc...,nc...->c", grad_y, xhat) if x.ndim > 2 else (grad_y * xhat).sum(axis=0)
+        n, c = x.shape[:2]
+        gw = np.einsum("ncl,ncl->c", grad_y.reshape(n, c, -1), xhat.reshape(n, c, -1))
     if need_input_grad:
         scale = invstd if weight is None else invstd * weight
         if training:
