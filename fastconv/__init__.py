@@ -10,14 +10,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-from ._config import (  # noqa: E402
-    cpu_isa,
-    get_isa,
-    get_num_threads,
-    set_isa,
-    set_num_threads,
-    show_config,
-)
+_CONFIG_NAMES = ("cpu_isa", "get_isa", "get_num_threads", "set_isa", "set_num_threads", "show_config")
 
 _SUBMODULES = (
     "functional", "reference", "nn", "optim", "models", "io", "viz", "data", "datasets", "train",
@@ -33,6 +26,10 @@ def __getattr__(name):
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
+    if name in _CONFIG_NAMES:
+        # lazily, so that fastconv.reference stays importable even when the extension is not built
+        from . import _config
+        return getattr(_config, name)
     if name in ("no_grad", "is_grad_enabled", "enable_grad"):
         from . import _grad_mode
         return getattr(_grad_mode, name)

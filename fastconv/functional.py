@@ -169,11 +169,12 @@ def _pool_args(x_shape, kernel_size, stride, padding, ceil_mode, x_name="x"):
     if 2 * ph > kh or 2 * pw > kw:
         raise ValueError(f"padding {(ph, pw)} must be at most half the kernel size {(kh, kw)}")
     N, C, H, W = x_shape
-    if kh > H + 2 * ph or kw > W + 2 * pw:
-        raise ValueError(f"kernel_size {(kh, kw)} is larger than the padded input {(H + 2 * ph, W + 2 * pw)} "
-                         f"({x_name} {H}x{W}, padding {(ph, pw)})")
     P = pool_output_size(H, kh, sh, ph, bool(ceil_mode))
     Q = pool_output_size(W, kw, sw, pw, bool(ceil_mode))
+    if P < 1 or Q < 1:
+        # torch's rule: with ceil_mode a window may overhang the padded input (it is clipped)
+        raise ValueError(f"kernel_size {(kh, kw)} is larger than the padded input {(H + 2 * ph, W + 2 * pw)} "
+                         f"({x_name} {H}x{W}, padding {(ph, pw)})")
     check_product((N, C, P, Q), "the output")
     return (N, C, H, W, kh, kw, sh, sw, ph, pw, P, Q)
 
