@@ -1,0 +1,163 @@
+"""fc_sgemm / fc_dgemm through fastconv._ext.gemm against NumPy, on every ISA path.
+
+C = alpha * op(A) @ op(B) + beta * C, row-major. The reference is computed in float64 from the
+same (float32-rounded) inputs, so the only error left is the kernel's own accumulation; it is
+bounded relative to the scale |alpha| * |op(A)| @ |op(B)| + |beta * C| of each output.
+Sizes straddle the register blocks (MR = 4/6/12 rows, NR = 8/16/32 columns) and the cache
+blocks (KC <= 384, MC <= 192, NC <= 3072), so edge tiles and block boundaries are all hit.
+"""
+import numpy as np
+import pytest
+
+from fastconv import _ext
+
+ISAS = [pytest.param(isa, id=name, marks=pytest.mark.skipif(isa > _ext.CPU_ISA, reason=f"CPU lacks {name}"))
+        for isa, name in enumerate(("scalar", "avx2", "avx512"))]
+DTYPES = [np.float64, np.float32]
+RTOL = {np.float64: 1e-12, np.float32: 1e-5}
+TRANS = [(False, False), (True, False), (False, True), (True, True)]
+
+# (M, N, K): odd sizes around every register block, and a few crossing cache blocks
+SHAPES = [
+    (1, 1, 1), (1, 7, 13), (7, 1, 33), (13, 33, 1), (12, 32, 8), (13, 33, 7),
+    (33, 100, 13), (100, 17, 257), (257, 13, 100), (6, 16, 33), (5, 15, 2), (49, 49, 27),
+    (64, 196, 577),    # K over two depth blocks
+    (200, 71, 40),     # M over an MC block
+    (9, 3100, 5),      # N over an NC block
+]
+
+
+def _operands(M, N, K, ta, tb, dtype, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
+    B = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
+    C = rng.standard_normal((M, N)).astype(dtype)
+    return A, B, C
+
+
+def _reference(A, B, C, ta, tb, alpha, beta):
+    """alpha * op(A) @ op(B) + beta * C in float64, and the scale its error is measured against."""
+    a = A.astype(np.float64).T if ta else A.astype(np.float64)
+    b = B.astype(np.float64).T if tb else B.astype(np.float64)
+    c = C.astype(np.float64)
+    old = beta * c if beta != 0 else np.zeros_like(c)
+    expected = alpha * (a @ b) + old
+    scale = abs(alpha) * (np.abs(a) @ np.abs(b)) + np.abs(old)
+    return expected, (scale.max() if scale.size else 0.0)
+
+
+def _run(isa, nthreads, A, B, C, ta, tb, alpha, beta):
+    out = C.copy()
+    _ext.gemm(isa, nthreads, ta, tb, A, B, out, alpha, beta)
+    return out
+
+
+def _assert_gemm_close(actual, expected, scale, dtype, msg):
+    err = np.max(np.abs(actual.astype(np.float64) - expected)) if actual.size else 0.0
+    assert np.isfinite(actual).all(), f"{msg}: non-finite output"
+    assert err <= RTOL[dtype] * scale + 1e-300, f"{msg}: max error {err:.3g} > {RTOL[dtype]:g} * scale {scale:.3g}"
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", TRANS)
+def test_matches_numpy_all_transposes(isa, dtype, ta, tb):
+    for i, (M, N, K) in enumerate(SHAPES):
+        alpha, beta = [(1.0, 0.0), (-0.7, 1.0), (2.5, -0.3), (1.0, 1.0)][i % 4]
+        A, B, C = _operands(M, N, K, ta, tb, dtype, seed=i)
+        expected, scale = _reference(A, B, C, ta, tb, alpha, beta)
+        actual = _run(isa, 1, A, B, C, ta, tb, alpha, beta)
+        _assert_gemm_close(actual, expected, scale, dtype, f"M={M} N={N} K={K} alpha={alpha} beta={beta}")
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_beta_zero_ignores_nan_in_c(isa, dtype):
+    for M, N, K in [(13, 33, 7), (1, 1, 1), (30, 70, 300)]:
+        A, B, _ = _operands(M, N, K, False, False, dtype, seed=1)
+        C = np.full((M, N), np.nan, dtype=dtype)
+        actual = _run(isa, 1, A, B, C, False, False, 1.5, 0.0)
+        expected, scale = _reference(A, B, np.zeros_like(C), False, False, 1.5, 0.0)
+        _assert_gemm_close(actual, expected, scale, dtype, f"M={M} N={N} K={K}")
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_k_zero_scales_c(isa, dtype):
+    A = np.zeros((5, 0), dtype=dtype)
+    B = np.zeros((0, 7), dtype=dtype)
+    C = np.arange(35, dtype=dtype).reshape(5, 7)
+    np.testing.assert_array_equal(_run(isa, 1, A, B, C, False, False, 2.0, 0.5), 0.5 * C)
+    np.testing.assert_array_equal(_run(isa, 1, A, B, C, False, False, 2.0, 1.0), C)
+    nan_c = np.full_like(C, np.nan)
+    np.testing.assert_array_equal(_run(isa, 1, A, B, nan_c, False, False, 2.0, 0.0), np.zeros_like(C))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_alpha_zero_gives_beta_c(isa, dtype):
+    A, B, C = _operands(9, 20, 11, False, True, dtype, seed=3)
+    np.testing.assert_array_equal(_run(isa, 1, A, B, C, False, True, 0.0, -2.0), (-2.0 * C).astype(dtype))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_empty_output_is_a_no_op(isa):
+    A = np.ones((0, 4))
+    B = np.ones((4, 3))
+    C = np.empty((0, 3))
+    _ext.gemm(isa, 2, False, False, A, B, C, 1.0, 0.0)   # must not raise or touch memory
+    C2 = np.empty((3, 0))
+    _ext.gemm(isa, 2, False, False, np.ones((3, 4)), np.ones((4, 0)), C2, 1.0, 0.0)
+
+
+def test_float32_is_not_computed_in_double():
+    """A float32 result must carry float32 rounding: 1 + 2^-30 - 1 sums to 0 in float32."""
+    A = np.array([[1.0, 2.0 ** -30, -1.0]], dtype=np.float32)
+    B = np.ones((3, 1), dtype=np.float32)
+    C = np.zeros((1, 1), dtype=np.float32)
+    for isa in range(_ext.CPU_ISA + 1):
+        assert _run(isa, 1, A, B, C, False, False, 1.0, 0.0)[0, 0] == 0.0
+
+
+# threaded shapes: rows split (tall), columns split (wide), several depth blocks
+THREAD_SHAPES = [(500, 40, 300), (20, 2000, 150), (300, 300, 800), (97, 131, 1000)]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threads_deterministic_and_correct(isa, dtype):
+    for i, (M, N, K) in enumerate(THREAD_SHAPES):
+        ta, tb = TRANS[i % 4]
+        A, B, C = _operands(M, N, K, ta, tb, dtype, seed=10 + i)
+        expected, scale = _reference(A, B, C, ta, tb, 0.5, 0.25)
+        one = _run(isa, 1, A, B, C, ta, tb, 0.5, 0.25)
+        two = _run(isa, 2, A, B, C, ta, tb, 0.5, 0.25)
+        _assert_gemm_close(two, expected, scale, dtype, f"2 threads M={M} N={N} K={K}")
+        # run to run, bit for bit, for a fixed thread count
+        np.testing.assert_array_equal(_run(isa, 2, A, B, C, ta, tb, 0.5, 0.25), two)
+        np.testing.assert_array_equal(_run(isa, 1, A, B, C, ta, tb, 0.5, 0.25), one)
+        # the tile grid and depth blocks do not depend on the thread count either
+        np.testing.assert_array_equal(one, two)
+        np.testing.assert_array_equal(_run(isa, 3, A, B, C, ta, tb, 0.5, 0.25), one)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_isa_paths_agree(dtype):
+    A, B, C = _operands(37, 45, 70, True, False, dtype, seed=5)
+    expected, scale = _reference(A, B, C, True, False, 1.0, 1.0)
+    for isa in range(_ext.CPU_ISA + 1):
+        _assert_gemm_close(_run(isa, 1, A, B, C, True, False, 1.0, 1.0), expected, scale, dtype, f"isa {isa}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_special_values_propagate(dtype):
+    """inf and NaN in A or B reach exactly the outputs that use them (IEEE, no fast-math)."""
+    A, B, C = _operands(14, 35, 9, False, False, dtype, seed=6)
+    A[3, 4] = np.inf
+    B[2, 30] = np.nan
+    with np.errstate(invalid="ignore"):
+        expected = A.astype(np.float64) @ B.astype(np.float64)
+    for isa in range(_ext.CPU_ISA + 1):
+        actual = _run(isa, 1, A, B, C, False, False, 1.0, 0.0)
+        np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+        np.testing.assert_array_equal(np.isinf(actual), np.isinf(expected))
