@@ -10,6 +10,9 @@ import warnings
 from . import _ext
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
+# OpenMP runtimes die (libgomp segfaults) when asked for more threads than the OS lets them start
+# (e.g. 100000 on a 96k-process ulimit): refuse absurd counts up front instead.
+MAX_THREADS = 1024
 _ISA_LEVEL = {name: level for level, name in enumerate(ISA_NAMES)}
 
 
@@ -18,15 +21,16 @@ def _default_threads():
     if env:
         try:
             n = int(env)
-            if n >= 1:
+            if 1 <= n <= MAX_THREADS:
                 return n
         except ValueError:
             pass
-        warnings.warn(f"ignoring OMP_NUM_THREADS={env!r}: expected a positive integer", RuntimeWarning)
+        warnings.warn(f"ignoring OMP_NUM_THREADS={env!r}: expected an integer in [1, {MAX_THREADS}]",
+                      RuntimeWarning)
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        return min(MAX_THREADS, max(1, len(os.sched_getaffinity(0))))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        return min(MAX_THREADS, max(1, os.cpu_count() or 1))
 
 
 def _level_from_name(name, source):
@@ -58,8 +62,8 @@ def set_num_threads(n):
     if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
         raise TypeError(f"n must be a positive integer, got {type(n).__name__}")
     n = int(n)
-    if n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"n must be a positive integer at most {MAX_THREADS}, got {n}")
     state.num_threads = n
 
 

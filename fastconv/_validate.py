@@ -54,10 +54,14 @@ def _as_int(value, name):
         try:
             if isinstance(value, bool):
                 raise TypeError
-            return operator.index(value)
+            value = operator.index(value)
         except TypeError:
             raise TypeError(f"{name} must be an int or a pair of ints, got {_describe(value)}") from None
-    return int(value)
+    value = int(value)
+    if not -INT64_MAX <= value <= INT64_MAX:
+        # would otherwise reach the binding and fail there as OverflowError (C int64_t)
+        raise ValueError(f"{name} must fit in int64, got {value}")
+    return value
 
 
 def pair(value, name, *, minimum=None):
