@@ -51,7 +51,21 @@ class _State:
     """The two settings; plain ints read by every call (assignment is atomic under the GIL)."""
 
     isa = _level_from_name(os.environ.get("FASTCONV_ISA", "auto") or "auto", "FASTCONV_ISA")
-    num_threads = _default_threads()
+    _num_threads = _default_threads()
+    threads_read = False        # a kernel may have started OpenMP threads in this process
+    forked_after_threads = False  # fork() happened after that: libgomp cannot start threads here
+
+    @property
+    def num_threads(self):
+        # every kernel call reads this: remember that an OpenMP pool may now exist
+        n = self._num_threads
+        if n > 1:
+            self.threads_read = True
+        return n
+
+    @num_threads.setter
+    def num_threads(self, n):
+        self._num_threads = n
 
 
 state = _State()
@@ -64,6 +78,12 @@ def set_num_threads(n):
     n = int(n)
     if not 1 <= n <= MAX_THREADS:
         raise ValueError(f"n must be a positive integer at most {MAX_THREADS}, got {n}")
+    if n > 1 and state.forked_after_threads and _ext.OPENMP:
+        warnings.warn("fastconv: this process was forked after its parent ran multithreaded kernels; "
+                      "the OpenMP runtime cannot start threads here (it would hang), so kernels keep "
+                      "1 thread. Use the 'spawn' or 'forkserver' start method for multithreaded workers.",
+                      RuntimeWarning, stacklevel=2)
+        n = 1
     state.num_threads = n
 
 
@@ -89,8 +109,13 @@ def cpu_isa():
 
 def _after_fork_in_child():
     # GNU libgomp's thread pool does not survive fork(): a child that enters a parallel region
-    # can hang. Forked children (e.g. data-loader workers) therefore run the kernels on one
-    # thread unless they call set_num_threads() themselves.
+    # with more than one thread hangs if the parent had started the pool. Forked children (e.g.
+    # data-loader workers) therefore run the kernels on one thread; set_num_threads() cannot raise
+    # it again there (tests/test_reliability_fork.py). A parent that never ran a multithreaded
+    # kernel leaves its children free to use threads.
+    if state.threads_read:
+        state.forked_after_threads = True
+    state.threads_read = False
     state.num_threads = 1
 
 
