@@ -33,6 +33,9 @@ def conv1x1(in_planes, out_planes, stride=1):
 class _Block(nn.Module):
     """What BasicBlock and Bottleneck share: the residual sum, the ReLUs and backward."""
 
+    # set by fastconv.inference.fuse when the convolutions apply the branch's ReLUs themselves
+    _relu_in_conv = False
+
     def _branch(self):
         """The main branch as (module, followed-by-ReLU) pairs, in forward order."""
         raise NotImplementedError
@@ -42,7 +45,7 @@ class _Block(nn.Module):
         relu_outputs = []
         for module, relu in self._branch():
             out = module(out)
-            if relu:
+            if relu and not self._relu_in_conv:
                 out = relu_forward(out)
             relu_outputs.append(out if relu else None)
         identity = self.downsample(x) if self.downsample is not None else x

@@ -135,7 +135,8 @@ class _Walker:
             names = {id(m): n for n, m in module.named_children()}
             return self.chain(((names[id(m)], m) for m in module._stages()), name, shape, rf)
         children = list(module.named_children())
-        if children and not _LEAF_RULES.get(type(module).__name__):
+        if children and not _LEAF_RULES.get(type(module).__name__) \
+                and not isinstance(module, tuple(b for b, _ in _BASE_RULES)):
             # an unknown container: assume its children run in registration order
             return self.chain(children, name, shape, rf)
         return self.leaf(module, name, shape, rf)
@@ -163,7 +164,8 @@ class _Walker:
 
     def leaf(self, module, name, shape, rf):
         kind = type(module).__name__
-        rule = _LEAF_RULES.get(kind)
+        rule = _LEAF_RULES.get(kind) or next(
+            (r for base, r in _BASE_RULES if isinstance(module, base)), None)
         params = sum(p.size for p in module.parameters())
         if rule is None:
             raise ValueError(f"summary: cannot infer the output of {name or 'the model'} "
@@ -288,6 +290,11 @@ _LEAF_RULES = {
     "Softmax": _elementwise(3),
     "LogSoftmax": _elementwise(3),
 }
+
+
+# subclasses (e.g. fastconv.inference's ConvReLU2d) follow their base's rule
+_BASE_RULES = ((nn.Conv2d, _conv), (nn.Linear, _linear), (nn.MaxPool2d, _pool),
+               (nn.AvgPool2d, _pool), (nn.AdaptiveAvgPool2d, _adaptive))
 
 
 def summary(model, input_size=224, *, batch_size=1, dtype=None) -> Summary:
