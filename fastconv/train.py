@@ -309,8 +309,8 @@ def fit(model: Any, loader: Iterable[Any], loss_fn: Any, optimizer: Any, epochs:
     file : where progress goes (default ``sys.stderr``).
 
     Returns the history: one dict per epoch with ``epoch``, ``loss``, ``accuracy`` (training, as seen
-    during the epoch), ``val_loss``/``val_accuracy`` when ``val_loader`` is given, ``lr``, ``time``,
-    ``images_per_s``, ``skipped``.
+    during the epoch), ``val_loss``/``val_accuracy`` when ``val_loader`` is given, ``lr`` (of the first
+    parameter group, as used during the epoch), ``time``, ``images_per_s``, ``skipped``.
     """
     epochs = int(epochs)
     if epochs < 0:
@@ -333,6 +333,11 @@ def fit(model: Any, loader: Iterable[Any], loss_fn: Any, optimizer: Any, epochs:
         state = load_checkpoint(checkpoint, model, optimizer, scheduler)
         start_epoch = int(state["epoch"])
         history = list(state.get("history") or [])
+        planned = state.get("planned_epochs")
+        if scheduler is not None and planned is not None and planned != epochs:
+            warnings.warn(f"resuming a run planned for {planned} epochs with epochs={epochs}: the learning-rate "
+                          "scheduler restored from the checkpoint still follows the original plan",
+                          RuntimeWarning, stacklevel=2)
         if state.get("rng") is not None:
             _restore_rng_state(state["rng"], loader, rng_roots)
         if progress:
@@ -419,7 +424,7 @@ def fit(model: Any, loader: Iterable[Any], loss_fn: Any, optimizer: Any, epochs:
                 print(f"warning: {skipped} batch(es) with a non-finite loss were skipped", file=file)
         if checkpoint is not None:
             save_checkpoint(checkpoint, model, optimizer, scheduler, epoch=epoch + 1, history=history,
-                            rng=_rng_state(loader, rng_roots))
+                            rng=_rng_state(loader, rng_roots), planned_epochs=epochs)
         if callback is not None:
             callback(rec)
     return history
