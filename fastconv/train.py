@@ -29,6 +29,7 @@ import math
 import os
 import sys
 import time
+import types
 import warnings
 from typing import Any, Callable, Iterable
 
@@ -40,6 +41,7 @@ __all__ = ["fit", "evaluate", "clip_grad_norm_", "save_checkpoint", "load_checkp
            "CheckpointError"]
 
 _NONFINITE_POLICIES = ("raise", "skip", "stop")
+_MAX_CONTAINER_WALK = 256
 CHECKPOINT_KIND = "fastconv.train"
 
 
@@ -80,8 +82,9 @@ def clip_grad_norm_(parameters: Iterable[Any], max_norm: float, norm_type: float
 # ---- random states the run depends on -------------------------------------------------------------
 
 def _find_generators(roots: dict[str, Any], max_depth: int = 6) -> dict[str, Any]:
-    """``{path: Generator or RandomState}`` reachable from ``roots`` through fastconv objects'
-    attributes, lists, tuples and dicts (deterministic order; a shared generator is listed once)."""
+    """``{path: Generator or RandomState}`` reachable from ``roots`` through objects' attributes, lists,
+    tuples and dicts (deterministic order; a shared generator is listed once). Bounded: at most
+    ``max_depth`` levels, and long containers (a dataset's list of samples) are not entered."""
     found: dict[str, Any] = {}
     seen: set[int] = set()
 
@@ -95,6 +98,8 @@ def _find_generators(roots: dict[str, Any], max_depth: int = 6) -> dict[str, Any
         if isinstance(obj, (np.ndarray, str, bytes, int, float, bool)) or obj is None:
             return
         seen.add(id(obj))
+        if isinstance(obj, (list, tuple, dict)) and len(obj) > _MAX_CONTAINER_WALK:
+            return  # e.g. ImageFolder.samples: a million (path, class) pairs hold no generator
         if isinstance(obj, (list, tuple)):
             for i, v in enumerate(obj):
                 walk(v, f"{path}[{i}]", depth + 1)
@@ -102,7 +107,8 @@ def _find_generators(roots: dict[str, Any], max_depth: int = 6) -> dict[str, Any
             for k, v in obj.items():
                 if isinstance(k, (str, int)):
                     walk(v, f"{path}[{k!r}]", depth + 1)
-        elif type(obj).__module__.startswith("fastconv") and hasattr(obj, "__dict__"):
+        elif hasattr(obj, "__dict__") and not isinstance(obj, (type, types.ModuleType, types.FunctionType,
+                                                                types.MethodType)):
             for k, v in vars(obj).items():
                 if k != "_ctx":  # activations saved for backward: never generators, can be large
                     walk(v, f"{path}.{k}", depth + 1)

@@ -246,3 +246,42 @@ def test_progress_bar_on_a_terminal():
     text = out.getvalue()
     assert re.search(r"epoch 1/1: .*\d/3 \[", text), text  # the tqdm bar was drawn (0/3 at least)
     assert "\r" in text  # redrawn in place, as a live bar
+
+
+class NoisyFlipped:
+    """A user dataset with its own random state: a flip transform and additive noise."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+        self.rng = np.random.default_rng(7)
+        from fastconv.data.transforms import RandomHorizontalFlip
+        self.transform = RandomHorizontalFlip(0.5, seed=8)
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        x = self.transform(self.x[i]) + self.rng.normal(0, 0.05, self.x[i].shape).astype(np.float32)
+        return x, self.y[i]
+
+
+def test_resume_restores_generators_held_by_the_data(tmp_path):
+    x, y = digits("train")
+
+    def setup():
+        fastconv.manual_seed(3)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+        loader = DataLoader(NoisyFlipped(x[:128], y[:128]), batch_size=32, shuffle=True, seed=1)
+        return model, loader, optim.SGD(model.parameters(), lr=0.1)
+
+    model_a, loader_a, opt_a = setup()
+    train.fit(model_a, loader_a, nn.CrossEntropyLoss(), opt_a, 3, progress=False)
+    ckpt = tmp_path / "c.npz"
+    model_b, loader_b, opt_b = setup()
+    train.fit(model_b, loader_b, nn.CrossEntropyLoss(), opt_b, 2, checkpoint=ckpt, progress=False)
+    saved = train.load_checkpoint(ckpt)["rng"]["objects"]
+    assert sorted(saved) == ["dataset.rng", "dataset.transform.generator"]
+    model_c, loader_c, opt_c = setup()  # fresh generators: resuming must move them on
+    train.fit(model_c, loader_c, nn.CrossEntropyLoss(), opt_c, 3, checkpoint=ckpt, resume=True, progress=False)
+    for (k, a), c in zip(model_a.state_dict().items(), model_c.state_dict().values()):
+        np.testing.assert_array_equal(c, a, err_msg=k)
