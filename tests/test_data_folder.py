@@ -130,3 +130,11 @@ def test_grey_and_palette_images_become_rgb(tmp_path):
     pal = tmp_path / "p.gif"
     Image.new("RGB", (3, 2), (1, 2, 3)).convert("P").save(pal)
     assert load_image(pal).mode == "RGB"
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
+    path = tmp_path / "deep.png"
+    Image.fromarray(np.array([[0, 256 * 100, 65535]], dtype=np.uint16)).save(path)
+    out = np.asarray(load_image(path))
+    np.testing.assert_array_equal(out[0, :, 0], [0, 100, 255])
+    assert out.shape == (1, 3, 3)

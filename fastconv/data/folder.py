@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from .dataset import Dataset, _check_index
@@ -42,6 +43,9 @@ def load_image(path: str | os.PathLike) -> Image.Image:
         with Image.open(path, formats=IMG_FORMATS) as img:
             img.load()  # decode now, inside the try, so a truncated file fails here and names itself
             img = ImageOps.exif_transpose(img)
+            if img.mode.startswith("I;16"):
+                # 16-bit grey: keep the top 8 bits (convert("RGB") would clip everything above 255 to white)
+                img = Image.fromarray((np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8), mode="L")
             return img.convert("RGB")
     except Image.DecompressionBombError as exc:
         raise ImageReadError(path, f"too many pixels (decompression bomb protection): {exc}") from exc
