@@ -23,10 +23,11 @@ import numpy as np
 
 from . import functional as F
 from . import nn
+from ._grad_mode import no_grad
 from .models._utils import relu_backward
 from .models.resnet import _Block
 
-__all__ = ["fuse", "fold_batch_norm", "ConvReLU2d"]
+__all__ = ["fuse", "fold_batch_norm", "ConvReLU2d", "predict_proba", "softmax", "topk"]
 
 
 class ConvReLU2d(nn.Conv2d):
@@ -142,3 +143,53 @@ def fuse(model, *, relu=True):
             if slots:
                 _fuse_chain(m, slots, relu)
     return fused
+
+
+# ---- classifying images ---------------------------------------------------------------------------
+
+def softmax(logits, axis=-1):
+    """Probabilities from scores, computed in float64 and shifted by the maximum (no overflow)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def topk(probs, k):
+    """(indices, values) of the k largest entries of each row, largest first (ties: lower index)."""
+    probs = np.asarray(probs)
+    k = min(int(k), probs.shape[-1])
+    order = np.argsort(-probs, axis=-1, kind="stable")[..., :k]
+    return order, np.take_along_axis(probs, order, axis=-1)
+
+
+def predict_proba(model, images, *, batch_size=8, transform=None):
+    """Class probabilities, shape (len(images), classes), of image files or PIL images.
+
+    Each image goes through ``transform`` (default: ImageNet evaluation preprocessing, resize
+    256, centre crop 224, normalise), batches of ``batch_size`` go through ``model`` in eval
+    mode without gradient bookkeeping. A file that cannot be read raises an error naming it.
+    """
+    from .data import load_image
+    from .data.transforms import imagenet_transform
+
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    transform = imagenet_transform() if transform is None else transform
+    images = list(images)
+    dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        with no_grad():
+            for start in range(0, len(images), batch_size):
+                batch = [transform(load_image(im) if not hasattr(im, "convert") else im.convert("RGB"))
+                         for im in images[start:start + batch_size]]
+                x = np.stack(batch).astype(dtype, copy=False)
+                out.append(softmax(model(x)))
+    finally:
+        model.train(was_training)
+    if not out:
+        return np.zeros((0, 0))
+    return np.concatenate(out)

@@ -31,8 +31,8 @@ import numpy as np
 
 from ._atomic import atomic_open, atomic_write_bytes
 
-__all__ = ["load", "save", "load_weights", "convert", "timm_vgg_to_torchvision",
-           "strip_prefix", "SUFFIXES"]
+__all__ = ["load", "save", "load_weights", "convert", "to_torchvision_names",
+           "timm_vgg_to_torchvision", "strip_prefix", "SUFFIXES"]
 
 SUFFIXES = (".safetensors", ".npz", ".pt", ".pth", ".bin")
 
@@ -128,21 +128,24 @@ def timm_vgg_to_torchvision(state_dict: Mapping) -> dict:
     return out
 
 
+def to_torchvision_names(state_dict: Mapping) -> dict:
+    """Undo the renamings other tools apply to torchvision's keys: ``module.`` prefixes
+    (DataParallel) and timm's VGG head (see :func:`timm_vgg_to_torchvision`)."""
+    state = strip_prefix(state_dict, "module.")
+    if any(k.startswith("pre_logits.fc1.") for k in state):
+        state = timm_vgg_to_torchvision(state)
+    return state
+
+
 def load_weights(model, path, *, strict: bool = True):
     """Load a weight file into ``model`` (all or nothing) and return the model.
 
     Accepts torchvision state dicts as they are, plus checkpoints wrapped as ``{"state_dict":
-    ...}`` / ``{"model": ...}`` (PyTorch files), ``module.``-prefixed keys and timm's VGG layout.
-    Floating-point weights are cast to the model's dtype (a float64 model takes float32 files).
+    ...}`` / ``{"model": ...}`` (PyTorch files), ``module.``-prefixed keys and timm's VGG layout
+    (see :func:`to_torchvision_names`). Values are cast to the model's dtypes (a float64 model
+    takes float32 files). On any error the model is unchanged.
     """
-    state = load(path)
-    state = strip_prefix(state, "module.")
-    if any(k.startswith("pre_logits.fc1.") for k in state):
-        state = timm_vgg_to_torchvision(state)
-    dtype = _model_float_dtype(model)
-    if dtype is not None:
-        state = {k: (v.astype(dtype, copy=False) if v.dtype.kind == "f" else v)
-                 for k, v in state.items()}
+    state = to_torchvision_names(load(path))
     try:
         model.load_state_dict(state, strict=strict)
     except (KeyError, ValueError, TypeError, RuntimeError) as e:
@@ -376,10 +379,3 @@ def _as_arrays(state_dict) -> dict[str, np.ndarray]:
         # not np.ascontiguousarray: it turns 0-d arrays (num_batches_tracked) into shape (1,)
         arrays[name] = a if a.flags.c_contiguous else a.copy(order="C")
     return arrays
-
-
-def _model_float_dtype(model):
-    for _, p in model.named_parameters():
-        data = getattr(p, "data", p)
-        return np.asarray(data).dtype
-    return None
