@@ -481,3 +481,37 @@ def test_parameter_basics():
     with pytest.raises(TypeError, match="floating"):
         nn.Parameter(np.zeros(3, np.int64))
     assert nn.Parameter(np.zeros(3, np.int64), requires_grad=False).dtype == np.int64
+
+
+def test_forward_hooks_and_removal():
+    net = small_cnn()
+    seen = []
+    handle = net[3].register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    pre = net[0].register_forward_pre_hook(lambda m, args: (args[0] * 0,))
+    y = net(randn((2, 1, 8, 8), np.float32))
+    assert seen == [(2, 8, 4, 4)]
+    handle.remove()
+    pre.remove()
+    net(randn((2, 1, 8, 8), np.float32))
+    assert len(seen) == 1
+    with net[-1].register_forward_hook(lambda m, a, out: out * 0):
+        assert np.all(net(randn((2, 1, 8, 8), np.float32)) == 0)
+    assert np.any(net(randn((2, 1, 8, 8), np.float32)) != 0)
+    assert y.shape == (2, 10)
+
+
+def test_deepcopy_and_pickle_give_independent_equal_models():
+    import copy
+    import pickle
+    net = small_cnn()
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert clone[0].weight.data is not net[0].weight.data
+        for (k, a), b in zip(net.state_dict().items(), clone.state_dict().values()):
+            np.testing.assert_array_equal(a, b, err_msg=k)
+        x = randn((2, 1, 8, 8), np.float32)
+        np.testing.assert_array_equal(clone.eval()(x), net.eval()(x))
+
+
+def test_nn_functional_alias():
+    import fastconv.nn.functional as F
+    assert F.conv2d is fastconv.functional.conv2d and F.cross_entropy is fastconv.functional.cross_entropy

@@ -32,6 +32,27 @@ __all__ = ["Module", "StateDictError", "IncompatibleKeys"]
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+class _RemovableHandle:
+    _next_id = 0
+
+    def __init__(self, hooks, hook):
+        if not callable(hook):
+            raise TypeError(f"hook: expected a callable, got {type(hook).__name__}")
+        self.id = _RemovableHandle._next_id
+        _RemovableHandle._next_id += 1
+        self._hooks = hooks
+        hooks[self.id] = hook
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
 class StateDictError(RuntimeError, ValueError):
     """A state dict that does not fit the module (RuntimeError as in torch, and a ValueError)."""
 
@@ -66,6 +87,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_ctx", None)
 
     # ---- registration ------------------------------------------------------------------------
@@ -249,7 +272,34 @@ class Module:
 
     # ---- forward / backward ------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if d.get("_forward_pre_hooks") or d.get("_forward_hooks"):
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` runs before forward; returning a value replaces the input.
+        Returns a handle whose ``remove()`` unregisters it (as torch)."""
+        return _RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` runs after forward (e.g. to keep a feature map for a
+        class activation map); returning a value replaces the output. Returns a handle with
+        ``remove()``. A hook that changes the output must also handle the gradient itself:
+        backward knows nothing about it."""
+        return _RemovableHandle(self._forward_hooks, hook)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
