@@ -79,7 +79,9 @@ def build_model(arch, weights_path):
     head = _HEADS["resnet" if arch.startswith("resnet") else "vgg"]
     if head not in state or state[head].ndim != 2:
         raise ValueError(f"{weights_path}: no 2-D {head!r} in the file: not {arch} weights?")
-    model = models.get_model(arch, num_classes=int(state[head].shape[0]))
+    from ..models._utils import skip_init
+    with skip_init():  # every value is overwritten by the file (strict load)
+        model = models.get_model(arch, num_classes=int(state[head].shape[0]))
     try:
         model.load_state_dict(state)
     except (KeyError, ValueError, TypeError, RuntimeError) as e:

@@ -7,7 +7,6 @@ fields) and its totals, computed from the architecture alone (no weights, no for
 """
 from __future__ import annotations
 
-import contextlib
 import json
 
 
@@ -37,25 +36,9 @@ def parse_size(text):
     return values[0] if len(values) == 1 else values
 
 
-@contextlib.contextmanager
-def _shapes_only():
-    """Skip weight initialisation while building: a summary reads shapes only, and drawing
-    VGG's 124 M dense weights takes seconds. (Patches fastconv.nn.init for the duration; this
-    command is single-threaded.)"""
-    from ..nn import init
-    names = [n for n in init.__all__ if n.endswith("_") and callable(getattr(init, n))]
-    saved = {n: getattr(init, n) for n in names}
-    try:
-        for n in names:
-            setattr(init, n, lambda tensor, *args, **kwargs: tensor)
-        yield
-    finally:
-        for n, fn in saved.items():
-            setattr(init, n, fn)
-
-
 def run(args):
     from .. import models
+    from ..models._utils import skip_init
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
     kwargs = {}
@@ -71,7 +54,7 @@ def run(args):
         kwargs["input_size"] = size if isinstance(size, int) else size[-2:]
     else:
         size = parse_size(args.input_size or "224")
-    with _shapes_only():
+    with skip_init():  # shapes only: no need to draw the weights
         model = models.get_model(args.arch, **kwargs)
     result = models.summary(model, size, batch_size=args.batch_size)
     if args.json:

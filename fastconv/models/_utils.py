@@ -1,10 +1,32 @@
 """Helpers the models share: ReLU applied by a block itself, and a backward pass over a chain of
 modules that follows fastconv.nn's rules (stop at the lowest module that still needs a gradient)."""
+import contextlib
+
 import numpy as np
 
 from .._grad_mode import is_grad_enabled
 
-__all__ = ["relu_forward", "relu_backward", "backward_chain"]
+__all__ = ["relu_forward", "relu_backward", "backward_chain", "skip_init"]
+
+
+@contextlib.contextmanager
+def skip_init():
+    """Build models without drawing initial weights (values are left uninitialised).
+
+    For the command line, where the weights are loaded right after (``predict``) or never read
+    (``summary``): drawing VGG's 124 M dense weights takes seconds. It swaps fastconv.nn.init's
+    functions for no-ops for the duration, so it must not run while another thread builds layers.
+    """
+    from ..nn import init
+    names = [n for n in init.__all__ if n.endswith("_") and callable(getattr(init, n, None))]
+    saved = {n: getattr(init, n) for n in names}
+    try:
+        for n in names:
+            setattr(init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(init, n, fn)
 
 
 def relu_forward(x):
