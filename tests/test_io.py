@@ -334,3 +334,57 @@ def test_timm_vgg_names_map_to_torchvision():
 
 def test_strip_prefix():
     assert list(fio.strip_prefix({"module.a": 1, "b": 2})) == ["a", "b"]
+
+
+# ---- loading into a model: all or nothing -------------------------------------------------------
+
+def _small_model():
+    from fastconv import nn
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4, 2))
+
+
+def _snapshot(model):
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
+def test_load_weights_round_trip_and_dtype_cast(tmp_path, suffix):
+    src = _small_model()
+    for p in src.parameters():
+        p.data[...] = np.random.default_rng(0).standard_normal(p.shape)
+    fio.save(src, tmp_path / ("m" + suffix))
+    dst = _small_model().double()  # float32 file into a float64 model
+    assert fio.load_weights(dst, tmp_path / ("m" + suffix)) is dst
+    for k, v in src.state_dict().items():
+        np.testing.assert_array_equal(dst.state_dict()[k], v.astype(dst.state_dict()[k].dtype))
+
+
+@pytest.mark.parametrize("corrupt, match", [
+    (lambda sd: sd.update({"4.weight": np.zeros((3, 4), np.float32)}), "4.weight"),   # wrong shape
+    (lambda sd: sd.pop("1.running_var"), "1.running_var"),                            # missing
+    (lambda sd: sd.update({"9.weight": np.zeros(1, np.float32)}), "9.weight"),        # unknown key
+    (lambda sd: sd.update({"module.x": np.zeros(1, np.float32)}), '"x"'),             # unknown after prefix strip
+])
+def test_load_weights_failure_leaves_the_model_unchanged(tmp_path, corrupt, match):
+    sd = _small_model().state_dict()
+    corrupt(sd)
+    fio.save(sd, tmp_path / "bad.npz")
+    model = _small_model()
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match=match) as info:
+        fio.load_weights(model, tmp_path / "bad.npz")
+    assert "bad.npz" in str(info.value)
+    after = model.state_dict()
+    assert all(np.array_equal(after[k], before[k]) for k in before)
+
+
+def test_load_weights_bad_file_leaves_the_model_unchanged(tmp_path):
+    good = tmp_path / "good.safetensors"
+    fio.save(_small_model(), good)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(good.read_bytes()[:-10])
+    model = _small_model()
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="bad.safetensors"):
+        fio.load_weights(model, bad)
+    assert all(np.array_equal(model.state_dict()[k], before[k]) for k in before)
