@@ -157,8 +157,8 @@ def test_vgg11_forward_matches_reference(no_init):
     assert y.shape == (2, 1000) and y.dtype == np.float64
     assert_close(y, ref_vgg(m, x))
     # VGG needs 32x32: five 2x2 pools
-    with pytest.raises(ValueError):
-        m(x64((1, 3, 31, 31)))
+    with pytest.raises(ValueError, match="at least 32x32, got 31x40"):
+        m(x64((1, 3, 31, 40)))
 
 
 def test_vgg_bn_features_match_reference_in_float32():
@@ -195,6 +195,8 @@ def test_simple_cnn_forward_matches_reference():
     x = x64((4, 1, 8, 8))
     ref = ref_layer(m.features, x).reshape(4, -1)
     assert_close(m(x), ref_layer(m.classifier, ref))
+    with pytest.raises(ValueError, match="built for 8x8 images"):
+        m(x64((1, 1, 16, 16)))
 
 
 # ---- backward -----------------------------------------------------------------------------------

@@ -79,6 +79,10 @@ class SimpleCNN(nn.Module):
         return (self.features, self.flatten, self.classifier)
 
     def forward(self, x):
+        shape = getattr(x, "shape", ())
+        if len(shape) == 4 and tuple(shape[2:]) != self.input_size:
+            raise ValueError(f"x: this SimpleCNN was built for {self.input_size[0]}x{self.input_size[1]} "
+                             f"images (input_size), got {shape[2]}x{shape[3]}")
         for module in self._stages():
             x = module(x)
         return x

@@ -55,6 +55,13 @@ class VGG(nn.Module):
         return (self.features, self.avgpool, self.flatten, self.classifier)
 
     def forward(self, x):
+        shape = getattr(x, "shape", ())
+        if len(shape) == 4:
+            # each 2x2 max pool halves the image: VGG's five need 32x32, say so plainly
+            smallest = 2 ** sum(isinstance(m, nn.MaxPool2d) for m in self.features)
+            if min(shape[2:]) < smallest:
+                raise ValueError(f"x: {type(self).__name__} needs images of at least "
+                                 f"{smallest}x{smallest}, got {shape[2]}x{shape[3]}")
         for module in self._stages():
             x = module(x)
         return x
