@@ -29,19 +29,18 @@ import math
 import os
 import sys
 import time
-import types
 import warnings
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ._checkpoint import CheckpointError, load_state, save_state
+from .data._generators import find_generators, generator_state, set_generator_state
 
 __all__ = ["fit", "evaluate", "clip_grad_norm_", "save_checkpoint", "load_checkpoint", "NonFiniteLossError",
            "CheckpointError"]
 
 _NONFINITE_POLICIES = ("raise", "skip", "stop")
-_MAX_CONTAINER_WALK = 256
 CHECKPOINT_KIND = "fastconv.train"
 
 
@@ -81,54 +80,6 @@ def clip_grad_norm_(parameters: Iterable[Any], max_norm: float, norm_type: float
 
 # ---- random states the run depends on -------------------------------------------------------------
 
-def _find_generators(roots: dict[str, Any], max_depth: int = 6) -> dict[str, Any]:
-    """``{path: Generator or RandomState}`` reachable from ``roots`` through objects' attributes, lists,
-    tuples and dicts (deterministic order; a shared generator is listed once). Bounded: at most
-    ``max_depth`` levels, and long containers (a dataset's list of samples) are not entered."""
-    found: dict[str, Any] = {}
-    seen: set[int] = set()
-
-    def walk(obj: Any, path: str, depth: int) -> None:
-        if id(obj) in seen or depth > max_depth:
-            return
-        if isinstance(obj, (np.random.Generator, np.random.RandomState)):
-            seen.add(id(obj))
-            found[path] = obj
-            return
-        if isinstance(obj, (np.ndarray, str, bytes, int, float, bool)) or obj is None:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, (list, tuple, dict)) and len(obj) > _MAX_CONTAINER_WALK:
-            return  # e.g. ImageFolder.samples: a million (path, class) pairs hold no generator
-        if isinstance(obj, (list, tuple)):
-            for i, v in enumerate(obj):
-                walk(v, f"{path}[{i}]", depth + 1)
-        elif isinstance(obj, dict):
-            for k, v in obj.items():
-                if isinstance(k, (str, int)):
-                    walk(v, f"{path}[{k!r}]", depth + 1)
-        elif hasattr(obj, "__dict__") and not isinstance(obj, (type, types.ModuleType, types.FunctionType,
-                                                                types.MethodType)):
-            for k, v in vars(obj).items():
-                if k != "_ctx":  # activations saved for backward: never generators, can be large
-                    walk(v, f"{path}.{k}", depth + 1)
-
-    for name, root in roots.items():
-        walk(root, name, 0)
-    return found
-
-
-def _generator_state(gen: Any) -> Any:
-    return gen.bit_generator.state if isinstance(gen, np.random.Generator) else gen.get_state()
-
-
-def _set_generator_state(gen: Any, state: Any) -> None:
-    if isinstance(gen, np.random.Generator):
-        gen.bit_generator.state = state
-    else:
-        gen.set_state(state)
-
-
 def _nn_default_generator() -> np.random.Generator | None:
     try:
         from .nn import init
@@ -140,10 +91,10 @@ def _nn_default_generator() -> np.random.Generator | None:
 def _rng_state(loader: Any, roots: dict[str, Any]) -> dict[str, Any]:
     state: dict[str, Any] = {"numpy_global": np.random.get_state()}
     nn_gen = _nn_default_generator()
-    state["nn_default"] = None if nn_gen is None else _generator_state(nn_gen)
+    state["nn_default"] = None if nn_gen is None else generator_state(nn_gen)
     state["loader_seed"] = getattr(loader, "seed", None)
-    gens = _find_generators(roots)
-    state["objects"] = {path: _generator_state(g) for path, g in gens.items()}
+    gens = find_generators(roots)
+    state["objects"] = {path: generator_state(g) for path, g in gens.items()}
     return state
 
 
@@ -151,10 +102,10 @@ def _restore_rng_state(state: dict[str, Any], loader: Any, roots: dict[str, Any]
     np.random.set_state(state["numpy_global"])
     nn_gen = _nn_default_generator()
     if nn_gen is not None and state.get("nn_default") is not None:
-        _set_generator_state(nn_gen, state["nn_default"])
+        set_generator_state(nn_gen, state["nn_default"])
     if state.get("loader_seed") is not None and hasattr(loader, "seed"):
         loader.seed = state["loader_seed"]
-    gens = _find_generators(roots)
+    gens = find_generators(roots)
     saved = state.get("objects", {})
     missing = sorted(set(saved) - set(gens))
     if missing:
@@ -162,7 +113,7 @@ def _restore_rng_state(state: dict[str, Any], loader: Any, roots: dict[str, Any]
                       "the resumed run may not reproduce the original exactly", RuntimeWarning, stacklevel=3)
     for path, gen in gens.items():
         if path in saved:
-            _set_generator_state(gen, saved[path])
+            set_generator_state(gen, saved[path])
 
 
 # ---- checkpoints ----------------------------------------------------------------------------------
