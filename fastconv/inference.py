@@ -13,7 +13,7 @@ which removes one full pass over every activation. A ReLU that directly follows 
 (``functional.conv2d(..., relu=True)``), which removes another. The result computes the same
 function as ``model.eval()`` up to float rounding (the folded weights are rounded once more).
 
-``fuse`` returns a copy and never changes ``model``. Replaced layers become ``nn.Identity`` so the
+``fuse`` returns a copy and never changes ``model`` (``inplace=True`` rewrites it instead). Replaced layers become ``nn.Identity`` so the
 remaining state_dict keys keep their names (folded convolutions gain a ``bias``). The fused model
 still has a backward pass (in eval semantics), e.g. for saliency maps.
 """
@@ -127,13 +127,24 @@ def _conv_bn_pairs(branch):
     return out
 
 
-def fuse(model, *, relu=True):
+def fuse(model, *, relu=True, inplace=False):
     """An eval-mode copy of ``model`` with BatchNorm folded into the preceding convolutions and,
-    with ``relu=True``, ReLUs fused into the convolution kernels. ``model`` is not modified."""
+    with ``relu=True``, ReLUs fused into the convolution kernels. ``model`` is not modified,
+    unless ``inplace=True`` (no copy: saves memory when the original is not needed again)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a fastconv.nn.Module, got {type(model).__name__}")
-    fused = copy.deepcopy(model)
-    fused.clear_cache()  # saved activations are not part of the model
+    if inplace:
+        fused = model
+    else:
+        model_ctx = [(m, m._ctx) for m in model.modules()]
+        try:  # saved activations are not part of the model: do not copy them
+            for m, _ in model_ctx:
+                m._ctx = None
+            fused = copy.deepcopy(model)
+        finally:
+            for m, ctx in model_ctx:
+                m._ctx = ctx
+    fused.clear_cache()
     fused.eval()
     for m in list(fused.modules()):
         if isinstance(m, _Block):

@@ -76,6 +76,19 @@ def test_fuse_leaves_the_original_untouched():
     assert "layer1.0.conv1.bias" in sd and "layer1.0.bn1.weight" not in sd
 
 
+def test_fuse_inplace_and_keeps_backward_caches_of_the_original():
+    m = randomize(models.simple_cnn()).train()
+    x = _x((2, 1, 8, 8))
+    y = m(x)
+    f = fuse(m)  # a copy: m's saved activations survive, its backward still works
+    m.backward(np.ones_like(y), need_input_grad=True)
+    assert all(mod._ctx is None for mod in f.modules())
+    expected = m.eval()(x)
+    g = fuse(m, inplace=True)
+    assert g is m and not m.training and _count(m, ConvReLU2d) == 2
+    assert_close(m(x), expected)
+
+
 def test_fuse_without_relu_only_folds():
     m = randomize(_small_vgg_bn()).eval()
     f = fuse(m, relu=False)

@@ -100,7 +100,7 @@ def run(args):
             raise FileNotFoundError(f"image not found: {path!r}")
     model = build_model(args.arch, args.weights).eval()
     if not args.no_fuse:
-        model = inference.fuse(model)
+        model = inference.fuse(model, inplace=True)  # the unfused model is not needed
     labels = read_labels(args.labels) if args.labels else None
     probs = inference.predict_proba(model, args.images, batch_size=args.batch_size,
                                     transform=imagenet_transform(args.resize, args.crop))
