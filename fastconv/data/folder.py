@@ -32,6 +32,9 @@ class ImageReadError(OSError):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self):  # so the error crosses from a DataLoader worker process intact
+        return (type(self), (self.path, self.reason))
+
 
 def load_image(path: str | os.PathLike) -> Image.Image:
     """Open ``path`` as an RGB ``PIL.Image`` with its EXIF orientation applied, fully decoded.

@@ -14,6 +14,7 @@ resuming needs the generator's state too (``fit`` saves it in its checkpoints).
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import operator
@@ -72,6 +73,14 @@ def _batch_from_arrays(fields: tuple) -> tuple:
                  else f for f in fields)
 
 
+def _fetch_get_batch(dataset: Any, idx: np.ndarray) -> tuple:
+    return _batch_from_arrays(tuple(dataset.get_batch(idx)))
+
+
+def _fetch_samples(collate: Callable[[list], Any], dataset: Any, idx: np.ndarray) -> Any:
+    return collate([dataset[int(i)] for i in idx])
+
+
 def _positive_int(value: Any, name: str) -> int:
     try:
         v = operator.index(value)
@@ -94,11 +103,20 @@ class DataLoader:
     seed : base seed of the per-epoch shuffling; ``None`` draws one from the OS.
     generator : a ``numpy.random.Generator`` to shuffle with instead of ``seed`` (consumed every epoch).
     collate_fn : turns a list of samples into a batch (default :func:`default_collate`).
+    num_workers : build batches in this many worker processes (0: in the main process). Batches come
+        out in the same order and, for a fixed ``seed`` and ``num_workers``, with the same content;
+        each worker reseeds the generators its dataset holds from ``(seed, epoch, worker id)``. See
+        ``fastconv.data._workers`` for the safety rules (dead workers raise, no hang, clean shutdown).
+    timeout : with workers, seconds to wait for one batch before raising (0: no limit).
+    prefetch_factor : with workers, batches requested ahead per worker.
+    multiprocessing_context : ``"fork"`` (default where available), ``"spawn"`` or ``"forkserver"``;
+        with spawn the dataset and ``collate_fn`` must be picklable.
     """
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
                  seed: int | None = None, generator: np.random.Generator | None = None,
-                 collate_fn: Callable[[list], Any] | None = None) -> None:
+                 collate_fn: Callable[[list], Any] | None = None, num_workers: int = 0, timeout: float = 0,
+                 prefetch_factor: int = 2, multiprocessing_context: str | None = None) -> None:
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"dataset must define __len__ and __getitem__, got {type(dataset).__name__}")
         if generator is not None and not isinstance(generator, np.random.Generator):
@@ -117,6 +135,17 @@ class DataLoader:
         # A drawn seed is kept so that the order of every epoch can still be recorded and replayed.
         self.seed = seed if seed is not None else int(np.random.SeedSequence().entropy % (1 << 63))
         self.collate_fn = collate_fn
+        self.num_workers = operator.index(num_workers)
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be non-negative, got {self.num_workers}")
+        self.timeout = float(timeout)
+        if not self.timeout >= 0:
+            raise ValueError(f"timeout must be non-negative, got {timeout}")
+        self.prefetch_factor = _positive_int(prefetch_factor, "prefetch_factor")
+        if multiprocessing_context not in (None, "fork", "spawn", "forkserver"):
+            raise ValueError(f"multiprocessing_context must be 'fork', 'spawn' or 'forkserver', "
+                             f"got {multiprocessing_context!r}")
+        self.multiprocessing_context = multiprocessing_context
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -144,18 +173,24 @@ class DataLoader:
         return np.random.default_rng([self.seed, e]).permutation(n)
 
     def __iter__(self) -> Iterator[Any]:
+        epoch = self.epoch
         order = self.order()
         self.epoch += 1
         stop = len(self) * self.batch_size if self.drop_last else len(order)
-        fast = self.collate_fn is None and hasattr(self.dataset, "get_batch")
-        collate = self.collate_fn or default_collate
-        for start in range(0, stop, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            if fast:
-                yield _batch_from_arrays(tuple(self.dataset.get_batch(idx)))
-            else:
-                yield collate([self.dataset[int(i)] for i in idx])
+        batches = [order[start:start + self.batch_size] for start in range(0, stop, self.batch_size)]
+        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
+            fetch: Callable[[Any, np.ndarray], Any] = _fetch_get_batch
+        else:
+            fetch = functools.partial(_fetch_samples, self.collate_fn or default_collate)
+        if self.num_workers == 0 or not batches:
+            for idx in batches:
+                yield fetch(self.dataset, idx)
+            return
+        from ._workers import iterate_with_workers
+        yield from iterate_with_workers(self.dataset, fetch, batches, self.num_workers, self.seed, epoch,
+                                        self.timeout, self.prefetch_factor, self.multiprocessing_context)
 
     def __repr__(self) -> str:
+        workers = f", num_workers={self.num_workers}" if self.num_workers else ""
         return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)}, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, drop_last={self.drop_last})")
+                f"shuffle={self.shuffle}, drop_last={self.drop_last}{workers})")
