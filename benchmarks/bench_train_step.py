@@ -5,7 +5,7 @@ Linear(64->10); batch 64 of 8x8 single-channel images (the UCI digits' size), cr
 SGD with momentum.
 
     pytest benchmarks/bench_train_step.py --benchmark-enable      # pytest-benchmark, group train_step
-    python benchmarks/bench_train_step.py [--threads N] [--steps 200]   # prints the ratio
+    python benchmarks/bench_train_step.py [--threads N] [--blocks 40]   # prints the ratio
 
 Timings on a shared machine drift: compare the two numbers of one run, not across runs.
 """
@@ -83,38 +83,49 @@ def test_train_step_torch(benchmark):
     benchmark(step)
 
 
-def _time(step, steps, repeats=5):
-    """Best of ``repeats`` mean step times (the minimum filters out other processes' noise)."""
-    for _ in range(10):
-        step()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
+def _interleaved(steps_by_name, blocks, block_steps=5):
+    """Per-step times of several step functions, measured in alternating blocks so that every
+    library sees the same machine load; returns {name: sorted per-block mean step times}."""
+    for step in steps_by_name.values():
+        for _ in range(5):
             step()
-        best = min(best, (time.perf_counter() - t0) / steps)
-    return best
+    times = {name: [] for name in steps_by_name}
+    for _ in range(blocks):
+        for name, step in steps_by_name.items():
+            t0 = time.perf_counter()
+            for _ in range(block_steps):
+                step()
+            times[name].append((time.perf_counter() - t0) / block_steps)
+    return {name: sorted(v) for name, v in times.items()}
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--blocks", type=int, default=40, help="alternating blocks of 5 steps each")
     ap.add_argument("--threads", type=int, default=None, help="threads for both libraries")
     args = ap.parse_args(argv)
     if args.threads:
         fastconv.set_num_threads(args.threads)
-    t_fc = _time(fastconv_step_fn(), args.steps)
-    print(f"fastconv: {t_fc * 1e3:.3f} ms/step ({fastconv.get_num_threads()} threads)")
+    steps = {"fastconv": fastconv_step_fn()}
     try:
         import torch
     except ImportError:
+        torch = None
+    if torch is not None:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        steps["torch"] = torch_step_fn(torch)
+    times = _interleaved(steps, args.blocks)
+    print(f"one training step, batch {BATCH} of 1x{SIZE}x{SIZE}, {fastconv.get_num_threads()} threads "
+          f"(best and median of {args.blocks} blocks, interleaved):")
+    for name, v in times.items():
+        print(f"  {name:9s} best {v[0] * 1e3:7.3f} ms   median {v[len(v) // 2] * 1e3:7.3f} ms")
+    if "torch" in times:
+        f, t = times["fastconv"], times["torch"]
+        print(f"fastconv / torch time ratio: best {f[0] / t[0]:.2f}, median {f[len(f) // 2] / t[len(t) // 2]:.2f}"
+              " (below 1: fastconv faster)")
+    else:
         print("torch not installed: no comparison")
-        return
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    t_torch = _time(torch_step_fn(torch), args.steps)
-    print(f"torch:    {t_torch * 1e3:.3f} ms/step ({torch.get_num_threads()} threads)")
-    print(f"fastconv / torch time ratio: {t_fc / t_torch:.2f} (below 1: fastconv faster)")
 
 
 if __name__ == "__main__":
