@@ -30,7 +30,7 @@ def test_train_image_folder(tmp_path, capsys):
             arr = np.clip(np.array(colour) + rng.integers(-40, 40, (12, 14, 3)), 0, 255).astype(np.uint8)
             Image.fromarray(arr).save(tmp_path / "imgs" / cls / f"{i}.png")
     assert cli.main(["train", "--data", str(tmp_path / "imgs"), "--image-size", "8", "--epochs", "3",
-                     "--batch-size", "4", "--lr", "0.05", "--no-progress"]) == 0
+                     "--batch-size", "4", "--lr", "0.05", "--no-progress", "--workers", "2"]) == 0
     out, _ = capsys.readouterr()
     assert out.startswith("val accuracy: ") and "(3 images)" in out
 

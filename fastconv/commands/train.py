@@ -52,6 +52,8 @@ def register(subparsers):
                    help="side of the square crop for a directory (default: 64)")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="validation fraction when DIR has no train/ and val/ (default: 0.2)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="data-loading worker processes for a directory (default: 0, in the main process)")
     p.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm to this value")
     p.add_argument("--threads", type=int, default=None, help="kernel threads (default: fastconv's)")
     p.add_argument("--no-progress", action="store_true", help="print nothing while training")
@@ -72,7 +74,7 @@ def _digits_data(batch_size, seed):
     return train, test, {"in_channels": 1, "num_classes": 10, "input_size": 8, "split": "test"}
 
 
-def _folder_data(root, batch_size, seed, image_size, val_fraction):
+def _folder_data(root, batch_size, seed, image_size, val_fraction, workers):
     from ..data import DataLoader, ImageFolder, random_split
     from ..data import transforms as T
     if not os.path.isdir(root):
@@ -96,8 +98,8 @@ def _folder_data(root, batch_size, seed, image_size, val_fraction):
             raise ValueError(f"--data: {len(full)} images are too few to hold out {n_val} for validation")
         train_ds, val_ds = random_split(full, [len(full) - n_val, n_val], seed=seed)
         classes, split = full.classes, "val"
-    train = DataLoader(train_ds, batch_size=batch_size, shuffle=True, seed=seed)
-    val = DataLoader(val_ds, batch_size=batch_size)
+    train = DataLoader(train_ds, batch_size=batch_size, shuffle=True, seed=seed, num_workers=workers)
+    val = DataLoader(val_ds, batch_size=batch_size, num_workers=workers)
     return train, val, {"in_channels": 3, "num_classes": len(classes), "input_size": image_size, "split": split}
 
 
@@ -150,8 +152,10 @@ def run(args):
     if on_digits:
         train_loader, eval_loader, info = _digits_data(batch_size, args.seed)
     else:
+        if args.workers < 0:
+            raise ValueError(f"--workers must be non-negative, got {args.workers}")
         train_loader, eval_loader, info = _folder_data(args.data, batch_size, args.seed, args.image_size,
-                                                       args.val_fraction)
+                                                       args.val_fraction, args.workers)
     fastconv.manual_seed(args.seed)
     model = _build_model(args.arch, info)
     opt = optim.SGD(model.parameters(), lr=lr, momentum=args.momentum, weight_decay=weight_decay)
