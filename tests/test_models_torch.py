@@ -105,13 +105,15 @@ def test_vgg11_bn_logits_equal_torch_through_timm_layout(tmp_path, no_init):
         assert_close(ours(x), expected, rtol=1e-4)
 
 
-def test_resnet18_gradients_equal_torch(tmp_path, no_init):
+def test_resnet_gradients_equal_torch(tmp_path, no_init):
+    # ResNet-18's blocks, one per stage (every code path: stem, identity and projection
+    # shortcuts, BatchNorm in training mode), at a size that keeps float64 cheap
     torch.manual_seed(0)
-    t = _randomize_torch(tv.BUILDERS["resnet18"]()).double().train()
-    ours = models.resnet18().double().train()
+    t = _randomize_torch(tv.ResNet(tv.BasicBlock, [1, 1, 1, 1], num_classes=10)).double().train()
+    ours = models.ResNet(models.BasicBlock, [1, 1, 1, 1], num_classes=10).double().train()
     ours.load_state_dict(_to_numpy(t.state_dict()))
     x = np.random.default_rng(0).standard_normal((2, 3, 24, 24))
-    g = np.random.default_rng(1).standard_normal((2, 1000))
+    g = np.random.default_rng(1).standard_normal((2, 10))
     xt = torch.from_numpy(x).requires_grad_(True)
     _torch_forward(t)(xt).backward(torch.from_numpy(g))
     y = ours(x)
@@ -122,6 +124,7 @@ def test_resnet18_gradients_equal_torch(tmp_path, no_init):
         assert_close(p.grad, tparams[name].grad.numpy(), msg=name)
     # the running statistics moved the same way
     assert_close(ours.layer3[0].bn2.running_var, t.layer3[0].bn2.running_var.numpy())
+    assert int(ours.layer3[0].bn2.num_batches_tracked) == 6
 
 
 def test_load_failure_leaves_the_model_unchanged(tmp_path):
