@@ -143,12 +143,20 @@ def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
         if obj is not None and state.get(name) is None:
             raise CheckpointError(f"{os.fspath(path)!r} holds no {name} state")
-    if model is not None:
-        model.load_state_dict(state["model"])
-    if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
+    # All or nothing: if a later part does not fit (e.g. the optimizer's groups), undo the earlier ones.
+    targets = [(name, obj) for name, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler))
+               if obj is not None]
+    backups = [(obj, obj.state_dict()) for _, obj in targets]
+    done = []
+    try:
+        for name, obj in targets:
+            obj.load_state_dict(state[name])
+            done.append(obj)
+    except BaseException:
+        for obj, backup in backups:
+            if obj in done:
+                obj.load_state_dict(backup)
+        raise
     return state
 
 

@@ -285,3 +285,21 @@ def test_resume_restores_generators_held_by_the_data(tmp_path):
     train.fit(model_c, loader_c, nn.CrossEntropyLoss(), opt_c, 3, checkpoint=ckpt, resume=True, progress=False)
     for (k, a), c in zip(model_a.state_dict().items(), model_c.state_dict().values()):
         np.testing.assert_array_equal(c, a, err_msg=k)
+
+
+def test_load_checkpoint_is_all_or_nothing(tmp_path):
+    model, loader, opt, sched = _resume_setup(seed_init=1)
+    train.fit(model, loader, nn.CrossEntropyLoss(), opt, 1, scheduler=sched, checkpoint=tmp_path / "c.npz",
+              progress=False)
+    other, _, _, _ = _resume_setup(seed_init=2)
+    before = {k: v.copy() for k, v in other.state_dict().items()}
+    two_groups = optim.SGD([{"params": list(other.parameters())[:2]}, {"params": list(other.parameters())[2:]}],
+                           lr=0.1)
+    with pytest.raises(ValueError, match="parameter groups"):
+        train.load_checkpoint(tmp_path / "c.npz", other, two_groups)
+    for k, v in other.state_dict().items():  # the model was loaded first, then put back
+        np.testing.assert_array_equal(v, before[k])
+    with pytest.raises(train.CheckpointError, match="not a fastconv.train checkpoint"):
+        from fastconv._checkpoint import save_state
+        save_state(tmp_path / "other.npz", {"kind": "something else"})
+        train.load_checkpoint(tmp_path / "other.npz", other)

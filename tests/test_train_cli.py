@@ -9,14 +9,14 @@ from fastconv import cli, train
 def test_train_digits_checkpoint_and_resume(tmp_path, capsys):
     ckpt = tmp_path / "digits.ckpt.npz"
     weights = tmp_path / "digits.safetensors"
-    assert cli.main(["train", "--epochs", "1", "--no-progress", "--out", str(ckpt),
+    assert cli.main(["train", "--epochs", "1", "--batch-size", "64", "--no-progress", "--out", str(ckpt),
                      "--save-weights", str(weights)]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("test accuracy: ") and "(359 images)" in out
     assert err == ""
     assert train.load_checkpoint(ckpt)["epoch"] == 1 and weights.exists()
     with pytest.warns(RuntimeWarning, match="planned for 1 epochs"):
-        assert cli.main(["train", "--epochs", "2", "--out", str(ckpt), "--resume"]) == 0
+        assert cli.main(["train", "--epochs", "2", "--batch-size", "64", "--out", str(ckpt), "--resume"]) == 0
     out, err = capsys.readouterr()
     assert "resumed from" in err and "epoch 2/2" in err
     assert train.load_checkpoint(ckpt)["epoch"] == 2
