@@ -359,3 +359,35 @@ def test_relu_nan_like_torch():
     assert np.isnan(y[0]) and y[1] == 0 and y[2] == 2
     g = relu.backward(np.ones(3), need_input_grad=True)
     np.testing.assert_array_equal(g, R.relu_backward(np.ones(3), x))
+
+
+def test_frozen_linear_and_batchnorm_compute_only_what_is_needed():
+    fastconv.manual_seed(0)
+    lin = nn.Linear(4, 3, dtype=np.float64)
+    lin.weight.requires_grad_(False)
+    x = randn((5, 4))
+    lin(x)
+    assert lin.backward(np.ones((5, 3))) is None
+    assert lin.weight.grad is None and lin.bias.grad is not None
+    bn = nn.BatchNorm2d(2, dtype=np.float64).requires_grad_(False)
+    bn(randn((2, 2, 3, 3)))
+    assert bn.backward(np.ones((2, 2, 3, 3))) is None
+    assert bn.weight.grad is None and bn.bias.grad is None
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: nn.Conv2d(2, 3, 3, dtype=np.float64), (1, 2, 5, 5)),
+    (lambda: nn.Linear(4, 3, dtype=np.float64), (2, 4)),
+    (lambda: nn.BatchNorm2d(2, dtype=np.float64), (2, 2, 3, 3)),
+    (lambda: nn.MaxPool2d(2), (1, 2, 4, 4)),
+    (lambda: nn.ReLU(), (2, 3)),
+])
+def test_backward_with_a_wrong_gradient_shape_raises(make, shape):
+    m = make()
+    y = m(randn(shape))
+    bad = np.ones(y.shape[:-1] + (y.shape[-1] + 1,))
+    with pytest.raises(ValueError):
+        m.backward(bad, need_input_grad=True)
+    y = m(randn(shape))
+    with pytest.raises(TypeError, match="grad_out"):
+        m.backward([[1.0]], need_input_grad=True)
