@@ -145,3 +145,11 @@ def test_bad_arguments():
         ds[4]
     with pytest.raises(IndexError):
         Subset(ds, [0, 9])
+
+
+def test_bad_seed_names_the_argument():
+    ds = _tensor_ds(4)
+    with pytest.raises(TypeError, match="seed"):
+        DataLoader(ds, shuffle=True, seed="a")
+    with pytest.raises(ValueError, match="seed"):
+        DataLoader(ds, shuffle=True, seed=-3)

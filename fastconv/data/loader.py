@@ -124,7 +124,12 @@ class DataLoader:
         if generator is not None and seed is not None:
             raise ValueError("pass either seed or generator, not both")
         if seed is not None:
-            seed = operator.index(seed)
+            if isinstance(seed, bool):
+                raise TypeError("seed must be a non-negative integer or None, got a bool")
+            try:
+                seed = operator.index(seed)
+            except TypeError:
+                raise TypeError(f"seed must be a non-negative integer or None, got {type(seed).__name__}") from None
             if seed < 0:
                 raise ValueError(f"seed must be a non-negative integer, got {seed}")
         self.dataset = dataset
