@@ -138,3 +138,10 @@ def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path):
     out = np.asarray(load_image(path))
     np.testing.assert_array_equal(out[0, :, 0], [0, 100, 255])
     assert out.shape == (1, 3, 3)
+
+
+def test_bad_argument_types_name_the_argument():
+    with pytest.raises(TypeError, match="root"):
+        ImageFolder(None)
+    with pytest.raises(TypeError, match="path"):
+        load_image(3)

@@ -41,6 +41,8 @@ def load_image(path: str | os.PathLike) -> Image.Image:
 
     Raises :class:`ImageReadError` (an ``OSError``) naming the file on any failure.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {type(path).__name__}")
     path = os.fspath(path)
     try:
         with Image.open(path, formats=IMG_FORMATS) as img:
@@ -67,6 +69,8 @@ def _has_image_extension(name: str, extensions: tuple[str, ...]) -> bool:
 
 def find_classes(root: str | os.PathLike) -> tuple[list[str], dict[str, int]]:
     """Class names (sorted sub-folder names, hidden ones skipped) and their indices."""
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a directory path, got {type(root).__name__}")
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"ImageFolder root {root!r} is not a directory")
@@ -88,12 +92,12 @@ class ImageFolder(Dataset):
                  target_transform: Callable[[int], Any] | None = None,
                  loader: Callable[[str], Any] = load_image,
                  extensions: tuple[str, ...] = IMG_EXTENSIONS, allow_empty: bool = False) -> None:
+        self.classes, self.class_to_idx = find_classes(root)
         self.root = os.fspath(root)
         self.transform = transform
         self.target_transform = target_transform
         self.loader = loader
         self.extensions = tuple(e.lower() for e in extensions)
-        self.classes, self.class_to_idx = find_classes(self.root)
         self.samples = self._make_samples(allow_empty)
         self.targets = [t for _, t in self.samples]
 
