@@ -10,6 +10,10 @@ With ``seed=None`` a base seed is drawn once from the OS (and kept in ``loader.s
 checkpoint can still record it). Passing ``generator=`` (a ``numpy.random.Generator``) instead makes
 every epoch consume that generator, as ``torch.utils.data.DataLoader(generator=...)`` does; then
 resuming needs the generator's state too (``fit`` saves it in its checkpoints).
+
+``num_workers=N`` builds batches in N worker processes (see ``fastconv.data._workers``): same order,
+reproducible content, errors re-raised in the main process, a dead or stuck worker raises
+:class:`WorkerError` instead of hanging.
 """
 
 from __future__ import annotations
