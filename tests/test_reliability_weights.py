@@ -243,8 +243,6 @@ def test_load_weights_from_damaged_files_leaves_the_model_unchanged(tmp_path):
 
 # ---- mutation fuzzing of weight files, in a child process ---------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="io._load_npz lets zipfile's NotImplementedError ('zip file version') "
-                                       "and similar escape from damaged .npz files (models/io owner)")
 def test_mutated_weight_files_fail_cleanly():
     # bit flips, byte overwrites with interesting values, truncations and extensions of valid
     # .safetensors and .npz files: load() returns arrays or raises ValueError/OSError; anything
