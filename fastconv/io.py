@@ -274,7 +274,11 @@ def _load_npz(path: str) -> dict[str, np.ndarray]:
         if str(e).startswith(path):
             raise
         raise _bad(path, str(e)) from e
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError, zipfile.LargeZipFile) as e:
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile/zlib/numpy raise many types on damaged data
+        # (BadZipFile, EOFError, NotImplementedError for unknown compression or zip versions,
+        # RuntimeError for "encrypted" members, zlib.error, struct.error, ...): all mean the same
         raise _bad(path, f"{type(e).__name__}: {e}") from e
 
 

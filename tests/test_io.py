@@ -388,3 +388,38 @@ def test_load_weights_bad_file_leaves_the_model_unchanged(tmp_path):
     with pytest.raises(ValueError, match="bad.safetensors"):
         fio.load_weights(model, bad)
     assert all(np.array_equal(model.state_dict()[k], before[k]) for k in before)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
+def test_mutated_files_load_or_fail_with_a_value_error(tmp_path, suffix):
+    # bit flips, overwrites with boundary values, truncations and extensions: every outcome is
+    # either arrays or a ValueError naming the file (zipfile alone raises half a dozen types)
+    r = np.random.default_rng(0)
+    path = tmp_path / ("w" + suffix)
+    fio.save({"a.weight": r.standard_normal((3, 4)).astype(np.float32), "b": np.arange(5),
+              "c.bias": np.zeros(2)}, path)
+    good = path.read_bytes()
+    refused = 0
+    for i in range(300):
+        b = bytearray(good)
+        kind = i % 4
+        if kind == 0:
+            for _ in range(r.integers(1, 4)):
+                b[r.integers(0, len(b))] ^= 1 << int(r.integers(0, 8))
+        elif kind == 1:
+            pos = r.integers(0, len(b) - 8)
+            b[pos:pos + 8] = [b"\xff" * 8, b"\x00" * 8, (2**63 - 1).to_bytes(8, "little"),
+                              (2**31).to_bytes(8, "little"), b"9999999\x00"][i % 5]
+        elif kind == 2:
+            b = b[:r.integers(0, len(b))]
+        else:
+            b += bytes(r.integers(0, 256, size=int(r.integers(1, 64)), dtype=np.uint8))
+        path.write_bytes(bytes(b))
+        try:
+            out = fio.load(path)
+        except ValueError as e:
+            assert str(path) in str(e)
+            refused += 1
+            continue
+        assert all(isinstance(v, np.ndarray) and v.dtype.kind in "fiub" for v in out.values())
+    assert refused > 100
