@@ -28,7 +28,7 @@ from . import nn
 from ._chain import forward_chain
 from ._grad_mode import no_grad
 
-__all__ = ["head_of", "replace_head", "freeze", "unfreeze", "freeze_trunk", "parameter_report",
+__all__ = ["load_pretrained", "head_of", "replace_head", "freeze", "unfreeze", "freeze_trunk", "parameter_report",
            "ParameterReport", "split_frozen", "extract_features", "train_head_cached"]
 
 
@@ -63,6 +63,27 @@ def replace_head(model, num_classes, *, bias=True):
     parent = model.get_submodule(parent_name)
     setattr(parent, child, new)
     return new
+
+
+def load_pretrained(arch, weights=None):
+    """A zoo model (``models.get_model(arch)``) with the weights of file ``weights`` loaded; the
+    head is resized first when the file's head has another number of classes (a model saved
+    after fine-tuning). Raises ValueError naming the file if the weights do not fit."""
+    from . import io, models
+    model = models.get_model(arch)
+    if weights is None:
+        return model
+    state = io.to_torchvision_names(io.load(weights))
+    name, head = head_of(model)
+    w = state.get(name + ".weight")
+    if (w is not None and np.ndim(w) == 2 and np.shape(w)[1] == head.in_features
+            and np.shape(w)[0] != head.out_features):
+        replace_head(model, int(np.shape(w)[0]))
+    try:
+        model.load_state_dict(state)
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:
+        raise ValueError(f"{weights}: weights do not fit {arch}: {e}") from e
+    return model
 
 
 # ---- freezing -------------------------------------------------------------------------------------

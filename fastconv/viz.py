@@ -85,6 +85,11 @@ def _check_model(model):
 
 # ---- class activation maps -----------------------------------------------------------------------
 
+def _softmax_classes(scores):
+    e = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
 def score_map(model, x):
     """The class-score map of ``model`` on ``x``: (N, num_classes, h, w), and the fully
     convolutional network that computed it (for its ``stride``/``offset`` geometry)."""
@@ -104,15 +109,23 @@ def class_activation_map(model, x, target=None, *, return_target=False):
     scores), or an already fully convolutional one. ``x``: (N, C, H, W) or (C, H, W).
     ``target``: None, an int, or one int per image.
 
+    For ResNet the map is Zhou et al.'s class activation map, the class score before pooling.
+    For window classifiers (VGG, simple_cnn) it is the class probability of each window (the
+    softmax of its scores), the usual output of a sliding-window classifier.
+
     Returns an (N, H, W) float array in [0, 1] at the input's resolution (bilinear resampling
     that puts each map value at the centre of its receptive field; min-max scaled per image, a
     constant map, e.g. the 1x1 map of VGG at 224x224, gives zeros); with ``return_target`` also
     the (N,) classes used. The top class is the model's own prediction: the argmax of the mean
-    of the map for ResNet, of the best window score otherwise.
+    of the map for ResNet, of the best window probability otherwise.
     """
     x = _as_batch(x)
     scores, fcn = score_map(model, x)
     n, k = scores.shape[:2]
+    if fcn.global_pool is None:
+        # each position is a whole window's classification: its class probabilities are
+        # comparable from window to window (raw scores are not, the softmax couples them)
+        scores = _softmax_classes(scores)
     if target is None:
         pooled = scores.mean(axis=(2, 3)) if fcn.global_pool == "avg" else scores.max(axis=(2, 3))
         target = pooled.argmax(axis=1)

@@ -216,3 +216,59 @@ def test_train_head_on_cached_features(monkeypatch):
     for n, p in model.named_parameters():
         if n in trunk_before:
             assert np.array_equal(p.data, trunk_before[n]) and p.grad is None
+
+
+# ---- the command line ------------------------------------------------------------------------------
+
+def _image_folder(root, classes=("cats", "dogs"), per_class=6, size=(40, 48)):
+    """Tiny ImageFolder written with Pillow: class 0 reddish images, class 1 bluish ones."""
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            a = rng.integers(0, 90, size=size + (3,))
+            a[..., 0 if c == 0 else 2] += 150
+            Image.fromarray(a.astype(np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("extra", [[], ["--no-cache"]])
+def test_finetune_command(tmp_path, capsys, extra):
+    from fastconv import io, train
+    from fastconv.cli import main
+    data = _image_folder(tmp_path / "data")
+    weights = tmp_path / "resnet18.safetensors"
+    pretrained = models.resnet18()
+    io.save(pretrained.state_dict(), weights)
+    out = tmp_path / "ft.safetensors"
+    rc = main(["finetune", str(data), "--arch", "resnet18", "--weights", str(weights), "--epochs", "3",
+               "--image-size", "32", "--batch-size", "4", "--val-split", "0.25", "--lr", "0.05",
+               "-o", str(out), "--no-progress"] + extra)
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "validation accuracy" in text and "cats, dogs" in text and "(0.01% trainable)" in text
+    assert (tmp_path / "ft.safetensors.classes.txt").read_text().split() == ["cats", "dogs"]
+    tuned = finetune.load_pretrained("resnet18", out)
+    assert tuned.fc.weight.shape == (2, 512)
+    before = pretrained.state_dict()
+    for key, value in tuned.state_dict().items():
+        if not key.startswith("fc.") and "running" not in key and "num_batches" not in key:
+            assert np.array_equal(value, before[key]), key   # the trunk is untouched
+    state = train.load_checkpoint(tmp_path / "ft.ckpt.npz")
+    assert state["epoch"] == 3 and state["classes"] == ["cats", "dogs"] and state["arch"] == "resnet18"
+    assert len(state["history"]) == 3 and "val_accuracy" in state["history"][-1]
+
+
+def test_finetune_command_errors(tmp_path, capsys):
+    from fastconv.cli import main
+    (tmp_path / "empty").mkdir()
+    assert main(["finetune", str(tmp_path / "empty"), "--epochs", "1", "--no-progress"]) == 1
+    assert "error" in capsys.readouterr().err
+    data = _image_folder(tmp_path / "data")
+    assert main(["finetune", str(data), "--val-split", "1.5", "--no-progress"]) == 1
+    assert "--val-split" in capsys.readouterr().err
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **{"conv1.weight": np.zeros((3, 3))})
+    assert main(["finetune", str(data), "--weights", str(bad), "--no-progress"]) == 1
+    assert "bad.npz" in capsys.readouterr().err
