@@ -35,7 +35,8 @@ def default_generator():
 
 
 def _array(tensor):
-    data = getattr(tensor, "data", tensor)
+    # an ndarray's own .data is a memoryview, so look for Parameter.data only on non-arrays
+    data = tensor if isinstance(tensor, np.ndarray) else getattr(tensor, "data", tensor)
     if not isinstance(data, np.ndarray):
         raise TypeError(f"tensor: expected a Parameter or numpy.ndarray, got {type(tensor).__name__}")
     return data
