@@ -308,88 +308,97 @@ def fit(model: Any, loader: Iterable[Any], loss_fn: Any, optimizer: Any, epochs:
         if progress:
             print(f"resumed from {os.fspath(checkpoint)!r} after epoch {start_epoch}", file=file)
 
-    for epoch in range(start_epoch, epochs):
-        if hasattr(loader, "set_epoch"):
-            loader.set_epoch(epoch)
-        model.train()
-        t0 = time.perf_counter()
-        total_loss, n_seen, correct, counted, skipped = 0.0, 0, 0, 0, 0
-        stopped = None
-        try:
-            n_batches = len(loader)  # type: ignore[arg-type]
-        except TypeError:
-            n_batches = None
-        bar = _progress_bar(n_batches, f"epoch {epoch + 1}/{epochs}", show_bar, file)
-        try:
-            for batch_idx, (x, y) in enumerate(loader):
-                optimizer.zero_grad()
-                out = model(x)
-                loss = float(loss_fn(out, y))
-                bad = None if math.isfinite(loss) else ("loss", loss)
-                if bad is None:
-                    model.backward(loss_fn.backward())
-                    if grad_clip is not None:
-                        norm = clip_grad_norm_(params, grad_clip)
-                        if not math.isfinite(norm):
-                            bad = ("gradient norm", norm)
-                if bad is not None:
-                    msg = _nonfinite_message(bad[0], bad[1], epoch + 1, batch_idx, on_nonfinite)
-                    if hasattr(model, "clear_cache"):
-                        model.clear_cache()
+    last_saved = start_epoch if resume and checkpoint is not None and os.path.exists(checkpoint) else None
+    try:
+        for epoch in range(start_epoch, epochs):
+            if hasattr(loader, "set_epoch"):
+                loader.set_epoch(epoch)
+            model.train()
+            t0 = time.perf_counter()
+            total_loss, n_seen, correct, counted, skipped = 0.0, 0, 0, 0, 0
+            stopped = None
+            try:
+                n_batches = len(loader)  # type: ignore[arg-type]
+            except TypeError:
+                n_batches = None
+            bar = _progress_bar(n_batches, f"epoch {epoch + 1}/{epochs}", show_bar, file)
+            try:
+                for batch_idx, (x, y) in enumerate(loader):
                     optimizer.zero_grad()
-                    if on_nonfinite == "raise":
-                        raise NonFiniteLossError(msg)
-                    if on_nonfinite == "stop":
-                        stopped = msg
-                        break
-                    skipped += 1
+                    out = model(x)
+                    loss = float(loss_fn(out, y))
+                    bad = None if math.isfinite(loss) else ("loss", loss)
+                    if bad is None:
+                        model.backward(loss_fn.backward())
+                        if grad_clip is not None:
+                            norm = clip_grad_norm_(params, grad_clip)
+                            if not math.isfinite(norm):
+                                bad = ("gradient norm", norm)
+                    if bad is not None:
+                        msg = _nonfinite_message(bad[0], bad[1], epoch + 1, batch_idx, on_nonfinite)
+                        if hasattr(model, "clear_cache"):
+                            model.clear_cache()
+                        optimizer.zero_grad()
+                        if on_nonfinite == "raise":
+                            raise NonFiniteLossError(msg)
+                        if on_nonfinite == "stop":
+                            stopped = msg
+                            break
+                        skipped += 1
+                        bar.update(1)
+                        continue
+                    optimizer.step()
+                    b = len(x)
+                    total_loss += loss * b
+                    n_seen += b
+                    c, k = _correct(out, np.asarray(y))
+                    correct, counted = correct + c, counted + k
+                    if show_bar:
+                        elapsed = time.perf_counter() - t0
+                        acc = f"{100 * correct / counted:.1f}%" if counted else "-"
+                        bar.set_postfix_str(f"loss {total_loss / n_seen:.4f}  acc {acc}  "
+                                            f"{n_seen / max(elapsed, 1e-9):.0f} img/s", refresh=False)
                     bar.update(1)
-                    continue
-                optimizer.step()
-                b = len(x)
-                total_loss += loss * b
-                n_seen += b
-                c, k = _correct(out, np.asarray(y))
-                correct, counted = correct + c, counted + k
-                if show_bar:
-                    elapsed = time.perf_counter() - t0
-                    acc = f"{100 * correct / counted:.1f}%" if counted else "-"
-                    bar.set_postfix_str(f"loss {total_loss / n_seen:.4f}  acc {acc}  "
-                                        f"{n_seen / max(elapsed, 1e-9):.0f} img/s", refresh=False)
-                bar.update(1)
-        finally:
-            bar.close()
-        elapsed = time.perf_counter() - t0
-        rec: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "loss": total_loss / n_seen if n_seen else math.nan,
-            "accuracy": correct / counted if counted else math.nan,
-            "lr": float(optimizer.param_groups[0]["lr"]) if getattr(optimizer, "param_groups", None) else math.nan,
-            "time": elapsed,
-            "images_per_s": n_seen / elapsed if elapsed > 0 else math.nan,
-            "skipped": skipped,
-        }
-        if stopped is not None:
-            # A partial epoch: recorded, but neither scheduled nor checkpointed as finished, so a resume
-            # from the last checkpoint redoes it whole.
-            rec["stopped"] = stopped
+            finally:
+                bar.close()
+            elapsed = time.perf_counter() - t0
+            rec: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "loss": total_loss / n_seen if n_seen else math.nan,
+                "accuracy": correct / counted if counted else math.nan,
+                "lr": float(optimizer.param_groups[0]["lr"]) if getattr(optimizer, "param_groups", None) else math.nan,
+                "time": elapsed,
+                "images_per_s": n_seen / elapsed if elapsed > 0 else math.nan,
+                "skipped": skipped,
+            }
+            if stopped is not None:
+                # A partial epoch: recorded, but neither scheduled nor checkpointed as finished, so a resume
+                # from the last checkpoint redoes it whole.
+                rec["stopped"] = stopped
+                history.append(rec)
+                if progress:
+                    print(f"stopped: {stopped}", file=file)
+                break
+            if scheduler is not None:
+                scheduler.step()
+            if val_loader is not None:
+                val = evaluate(model, val_loader, loss_fn)
+                rec["val_loss"], rec["val_accuracy"] = val["loss"], val["accuracy"]
             history.append(rec)
             if progress:
-                print(f"stopped: {stopped}", file=file)
-            break
-        if scheduler is not None:
-            scheduler.step()
-        if val_loader is not None:
-            val = evaluate(model, val_loader, loss_fn)
-            rec["val_loss"], rec["val_accuracy"] = val["loss"], val["accuracy"]
-        history.append(rec)
+                print(_format_epoch(rec, epochs), file=file)
+                if skipped:
+                    print(f"warning: {skipped} batch(es) with a non-finite loss were skipped", file=file)
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, model, optimizer, scheduler, epoch=epoch + 1, history=history,
+                                rng=_rng_state(loader, rng_roots), planned_epochs=epochs)
+                last_saved = epoch + 1
+            if callback is not None:
+                callback(rec)
+    except KeyboardInterrupt:
         if progress:
-            print(_format_epoch(rec, epochs), file=file)
-            if skipped:
-                print(f"warning: {skipped} batch(es) with a non-finite loss were skipped", file=file)
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model, optimizer, scheduler, epoch=epoch + 1, history=history,
-                            rng=_rng_state(loader, rng_roots), planned_epochs=epochs)
-        if callback is not None:
-            callback(rec)
+            where = (f"{os.fspath(checkpoint)!r} holds epoch {last_saved}; continue with resume=True"
+                     if checkpoint is not None and last_saved is not None else "no checkpoint was written")
+            print(f"\ninterrupted; {where}", file=file)
+        raise
     return history

@@ -303,3 +303,11 @@ def test_load_checkpoint_is_all_or_nothing(tmp_path):
         from fastconv._checkpoint import save_state
         save_state(tmp_path / "other.npz", {"kind": "something else"})
         train.load_checkpoint(tmp_path / "other.npz", other)
+
+
+def test_interrupt_says_where_to_resume(tmp_path):
+    model, loader, opt, sched = _resume_setup(seed_init=1)
+    out = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(model, loader, FailingLoss(fail_at=13), opt, 3, checkpoint=tmp_path / "r.npz", file=out)
+    assert "r.npz' holds epoch 1; continue with resume=True" in out.getvalue()
