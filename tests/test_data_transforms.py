@@ -143,3 +143,21 @@ def test_compose_and_imagenet_preset(tmp_path):
         T.Compose([T.ToArray(), 3])
     with pytest.raises(TypeError, match="PIL"):
         T.Resize(4)(np.zeros((4, 4)))
+
+
+def test_random_crop_windows_of_the_padded_image():
+    img = _grid_image(4, 4)
+    padded = np.pad(np.asarray(img), 1)
+    windows = {padded[r:r + 4, c:c + 4].tobytes() for r in range(3) for c in range(3)}
+    t = T.RandomCrop(4, padding=1, seed=3)
+    seen = set()
+    for _ in range(60):
+        out = np.asarray(t(img))
+        assert out.shape == (4, 4) and out.tobytes() in windows
+        seen.add(out.tobytes())
+    assert len(seen) == 9  # every offset is reachable
+    a, b = T.RandomCrop(2, seed=1), T.RandomCrop(2, seed=1)
+    assert [np.asarray(a(img)).tolist() for _ in range(5)] == [np.asarray(b(img)).tolist() for _ in range(5)]
+    np.testing.assert_array_equal(np.asarray(T.RandomCrop(4, seed=0)(img)), np.asarray(img))
+    with pytest.raises(ValueError, match="larger"):
+        T.RandomCrop(5)(img)

@@ -14,9 +14,9 @@ import operator
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
-__all__ = ["Compose", "Resize", "CenterCrop", "RandomResizedCrop", "RandomHorizontalFlip", "ToArray",
+__all__ = ["Compose", "Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip", "ToArray",
            "Normalize", "imagenet_transform", "imagenet_train_transform", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -150,6 +150,34 @@ class CenterCrop:
 
     def __repr__(self) -> str:
         return f"CenterCrop(size={self.size})"
+
+
+class RandomCrop:
+    """Crop a random ``size`` window, after zero-padding ``padding`` pixels on every side (torchvision's
+    ``RandomCrop(size, padding)``: top in ``[0, H - h]``, left in ``[0, W - w]``, uniformly)."""
+
+    def __init__(self, size: int | Sequence[int], padding: int = 0, generator: np.random.Generator | None = None,
+                 seed: int | None = None) -> None:
+        self.size = _size_pair(size, "size")
+        self.padding = operator.index(padding)
+        if self.padding < 0:
+            raise ValueError(f"padding must be non-negative, got {padding}")
+        self.generator = _make_rng(generator, seed)
+
+    def __call__(self, img: Image.Image) -> Image.Image:
+        img = _check_image(img, "RandomCrop")
+        if self.padding:
+            img = ImageOps.expand(img, border=self.padding, fill=0)
+        w, h = img.size
+        th, tw = self.size
+        if th > h or tw > w:
+            raise ValueError(f"RandomCrop size {self.size} is larger than the (padded) image {h}x{w}")
+        top = int(self.generator.integers(0, h - th + 1))
+        left = int(self.generator.integers(0, w - tw + 1))
+        return img.crop((left, top, left + tw, top + th))
+
+    def __repr__(self) -> str:
+        return f"RandomCrop(size={self.size}, padding={self.padding})"
 
 
 class RandomResizedCrop:
