@@ -5,7 +5,7 @@ import pytest
 import fastconv
 from fastconv import nn
 from fastconv import reference as R
-from helpers import assert_close, numerical_grad, randn
+from helpers import assert_close, randn
 
 from test_nn_layers import check_module_grads
 

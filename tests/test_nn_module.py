@@ -334,7 +334,8 @@ def test_load_state_dict_round_trip():
     b[4].num_batches_tracked[...] = 7
     result = a.load_state_dict(b.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
-    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb
         np.testing.assert_array_equal(va, vb, err_msg=ka)
 
 
