@@ -19,7 +19,7 @@ __all__ = [
     "trunc_normal_",
 ]
 
-_generator = np.random.default_rng()
+_generator = None  # created on first use: importing numpy.random costs ~10 ms at start-up
 
 
 def manual_seed(seed):
@@ -31,6 +31,9 @@ def manual_seed(seed):
 
 def default_generator():
     """The current default generator (looked up at every use, so a later manual_seed counts)."""
+    global _generator
+    if _generator is None:
+        _generator = np.random.default_rng()
     return _generator
 
 
@@ -75,7 +78,7 @@ def _fans(shape):
 
 
 def _gen(generator):
-    return _generator if generator is None else generator
+    return default_generator() if generator is None else generator
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
