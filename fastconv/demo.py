@@ -278,25 +278,12 @@ def train_digit_model(epochs=20, scene_epochs=2, seed=0, *, crops=4000, batch_si
 # ---- scanning -------------------------------------------------------------------------------------
 
 def dense_scores(fcn, scene):
-    """Class probabilities of every 8x8 window of ``scene`` (H, W): (classes, H-7, W-7), entry
+    """Class probabilities of the 8x8 windows of ``scene`` (H, W): (classes, h, w), entry
     [:, i, j] for the window whose top-left pixel is (i, j). The network's map has stride 4;
     running it on the scene shifted by 0..3 pixels in each direction fills in the positions in
-    between (shift-and-stitch)."""
-    H, W = scene.shape
-    sy, sx = fcn.stride
-    wy, wx = fcn.window
-    out = None
-    with no_grad():
-        for dy in range(sy):
-            for dx in range(sx):
-                part = scene[dy:, dx:]
-                if part.shape[0] < wy or part.shape[1] < wx:
-                    continue
-                s = fcn(np.ascontiguousarray(part[None, None]))[0]
-                if out is None:
-                    out = np.zeros((s.shape[0], H - wy + 1, W - wx + 1), s.dtype)
-                out[:, dy::sy, dx::sx] = s[:, :len(range(dy, H - wy + 1, sy)), :len(range(dx, W - wx + 1, sx))]
-    e = np.exp(out - out.max(axis=0, keepdims=True))
+    between (shift-and-stitch, ``viz.score_map(..., shift_and_stitch=True)``)."""
+    scores = viz.score_map(fcn, scene[None, None], shift_and_stitch=True).scores[0]
+    e = np.exp(scores - scores.max(axis=0, keepdims=True))
     return e / e.sum(axis=0, keepdims=True)
 
 

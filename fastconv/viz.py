@@ -16,13 +16,15 @@ ResNet (``fc`` as a 1x1 convolution before the pool); for networks with a dense 
 simple_cnn) the map of the fully convolutional version holds the class score of each window.
 Either way the map is scaled to [0, 1] and resampled bilinearly to the input's resolution.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from . import _imaging as im
 from ._chain import find_layer, forward_chain, run_backward, run_forward
 from ._grad_mode import enable_grad, no_grad
 
-__all__ = ["class_activation_map", "score_map", "overlay", "cam_box", "filter_grid",
+__all__ = ["class_activation_map", "score_map", "ScoreMap", "overlay", "cam_box", "filter_grid",
            "activation_grid", "layer_output", "maximize_activation", "save_image"]
 
 
@@ -90,24 +92,53 @@ def _softmax_classes(scores):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def score_map(model, x):
-    """The class-score map of ``model`` on ``x``: (N, num_classes, h, w), and the fully
-    convolutional network that computed it (for its ``stride``/``offset`` geometry)."""
+ScoreMap = namedtuple("ScoreMap", ["scores", "stride", "offset", "global_pool"])
+ScoreMap.__doc__ = """A class-score map (N, classes, h, w) and where its values sit in the input:
+sample (i, j) is centred on pixel (offset[0] + stride[0] * i, offset[1] + stride[1] * j);
+global_pool is "avg" when the model's logits are the map's mean (ResNet), else None."""
+
+
+def score_map(model, x, *, shift_and_stitch=False):
+    """The class-score map of ``model`` (made fully convolutional) on ``x``, as a
+    :class:`ScoreMap`. Computed in eval mode, without gradient bookkeeping.
+
+    ``shift_and_stitch`` (Long et al. 2015): run the network on the input shifted by every
+    offset below its stride and interleave the maps, giving a score for every pixel position
+    (stride 1) at the cost of stride**2 passes: 16 for simple_cnn (stride 4), 1024 for VGG or
+    ResNet (stride 32).
+    """
     from .models.fully_convolutional import fully_convolutional
     _check_model(model)
     x = _as_batch(x)
     fcn = fully_convolutional(model)
+    x = x.astype(_model_dtype(fcn) or x.dtype, copy=False)
     with _EvalMode(fcn), no_grad():
-        return fcn(x.astype(_model_dtype(fcn) or x.dtype, copy=False)), fcn
+        if not shift_and_stitch:
+            return ScoreMap(fcn(x), fcn.stride, fcn.offset, fcn.global_pool)
+        (sy, sx), (H, W) = fcn.stride, x.shape[2:]
+        first = fcn(x)
+        out = np.zeros(first.shape[:2] + (sy * (first.shape[2] - 1) + 1, sx * (first.shape[3] - 1) + 1),
+                       first.dtype)
+        for dy in range(sy):
+            for dx in range(sx):
+                rows = len(range(dy, out.shape[2], sy))
+                cols = len(range(dx, out.shape[3], sx))
+                if rows == 0 or cols == 0:
+                    continue
+                s = first if dy == dx == 0 else fcn(np.ascontiguousarray(x[:, :, dy:, dx:]))
+                out[:, :, dy::sy, dx::sx] = s[:, :, :rows, :cols]
+        return ScoreMap(out, (1, 1), fcn.offset, fcn.global_pool)
 
 
-def class_activation_map(model, x, target=None, *, return_target=False):
+def class_activation_map(model, x, target=None, *, shift_and_stitch=False, return_target=False):
     """Class activation map of ``target`` (default: the top class) for each image of ``x``.
 
     ``model``: a ResNet (map = fc weights applied to the last features, Zhou et al. 2016), a
     VGG/simple_cnn or any model ``fully_convolutional`` accepts (map = the class's window
     scores), or an already fully convolutional one. ``x``: (N, C, H, W) or (C, H, W).
-    ``target``: None, an int, or one int per image.
+    ``target``: None, an int, or one int per image. ``shift_and_stitch``: a map at every pixel
+    position instead of the network's stride (see :func:`score_map`); worth it for small
+    strides, e.g. simple_cnn's 4, whose 8x8 windows otherwise miss objects halfway between two.
 
     For ResNet the map is Zhou et al.'s class activation map, the class score before pooling.
     For window classifiers (VGG, simple_cnn) it is the class probability of each window (the
@@ -120,14 +151,15 @@ def class_activation_map(model, x, target=None, *, return_target=False):
     of the map for ResNet, of the best window probability otherwise.
     """
     x = _as_batch(x)
-    scores, fcn = score_map(model, x)
+    smap = score_map(model, x, shift_and_stitch=shift_and_stitch)
+    scores = smap.scores
     n, k = scores.shape[:2]
-    if fcn.global_pool is None:
+    if smap.global_pool is None:
         # each position is a whole window's classification: its class probabilities are
         # comparable from window to window (raw scores are not, the softmax couples them)
         scores = _softmax_classes(scores)
     if target is None:
-        pooled = scores.mean(axis=(2, 3)) if fcn.global_pool == "avg" else scores.max(axis=(2, 3))
+        pooled = scores.mean(axis=(2, 3)) if smap.global_pool == "avg" else scores.max(axis=(2, 3))
         target = pooled.argmax(axis=1)
     else:
         target = np.broadcast_to(np.asarray(target), (n,))
@@ -135,7 +167,7 @@ def class_activation_map(model, x, target=None, *, return_target=False):
             raise ValueError(f"target: expected class indices in [0, {k}), got {target.tolist()}")
     maps = scores[np.arange(n), target]
     maps = im.normalize01(maps.reshape(n, -1), axis=1).reshape(maps.shape)
-    cam = im.resample_bilinear(maps, x.shape[2:], stride=fcn.stride, offset=fcn.offset)
+    cam = im.resample_bilinear(maps, x.shape[2:], stride=smap.stride, offset=smap.offset)
     cam = np.clip(cam, 0.0, 1.0)
     return (cam, np.asarray(target)) if return_target else cam
 
@@ -278,7 +310,8 @@ def activation_grid(model, x, layer, path=None, *, scale=None, ncols=None, max_c
 def maximize_activation(model, layer, channel, *, size=None, steps=64, lr=0.05, jitter=1,
                         blur_sigma=0.5, blur_every=4, decay=0.0, seed=0, init=None,
                         return_history=False):
-    """An input that strongly excites channel ``channel`` of ``layer``, by gradient ascent on
+    """An input that strongly excites channel ``channel`` of ``layer`` (a feature map's mean, or
+    one unit of a dense layer's output, e.g. a class score), by gradient ascent on
     the input (Erhan et al. 2009; Olah et al., "Feature Visualization", Distill 2017).
 
     Each step shifts the image by a random offset of up to ``jitter`` pixels (so the pattern
@@ -315,14 +348,15 @@ def maximize_activation(model, layer, channel, *, size=None, steps=64, lr=0.05, 
             dy, dx = rng.integers(-jitter, jitter + 1, size=2) if jitter else (0, 0)
             xs = np.roll(x, (dy, dx), axis=(2, 3))
             act = run_forward(links, xs)
-            if act.ndim != 4 or not 0 <= channel < act.shape[1]:
+            if act.ndim not in (2, 4) or not 0 <= channel < act.shape[1]:
                 for _, m in links:
                     m.clear_cache()
                 raise ValueError(f"channel: {layer!r} has output shape {act.shape}; expected "
                                  f"a channel index in [0, {act.shape[1] if act.ndim > 1 else 0})")
             history.append(float(act[:, channel].mean()))
             grad = np.zeros_like(act)
-            grad[:, channel] = 1.0 / (act.shape[2] * act.shape[3])
+            # the mean of the channel's map (or the unit itself for a dense layer's output)
+            grad[:, channel] = 1.0 / (act[0, 0].size if act.ndim == 4 else 1)
             g = run_backward(links, grad, need_input_grad=True)
             g = np.roll(g, (-dy, -dx), axis=(2, 3))
             x = x + (lr / (np.abs(g).mean() + 1e-12)) * g

@@ -26,6 +26,9 @@ def register(subparsers):
                         "3-channel models, unchanged for grey ones)")
     p.add_argument("--threshold", type=float, default=0.2,
                    help="box threshold as a fraction of the map's maximum (default: 0.2)")
+    p.add_argument("--dense", action="store_true",
+                   help="a score at every pixel position (shift-and-stitch: stride**2 passes; "
+                        "16 for simple_cnn, 1024 for VGG/ResNet)")
     p.set_defaults(func=run)
 
 
@@ -82,7 +85,8 @@ def run(args):
     model = load_pretrained(args.arch, args.weights).eval()
     first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     x, picture = _load_input(args.image, first.in_channels, args.size)
-    scores, fcn = viz.score_map(model, x)
+    smap = viz.score_map(model, x, shift_and_stitch=args.dense)
+    scores = smap.scores
     k = scores.shape[1]
     labels = _read_labels(args.labels) if args.labels else None
     if labels is not None and len(labels) != k:
@@ -91,7 +95,7 @@ def run(args):
 
     # the model's own class probabilities: softmax of the map's mean (ResNet, whose logits it
     # is) or, for window classifiers, each class's best window probability
-    if fcn.global_pool == "avg":
+    if smap.global_pool == "avg":
         pooled = scores.mean(axis=(2, 3))
         probs = np.exp(pooled[0] - pooled[0].max())
         probs /= probs.sum()
@@ -109,7 +113,7 @@ def run(args):
         if not ranked:
             raise ValueError("--exclude: every class is excluded")
         target = ranked[0]
-    cam = viz.class_activation_map(fcn, x, target)[0]
+    cam = viz.class_activation_map(model, x, target, shift_and_stitch=args.dense)[0]
     box = viz.cam_box(cam, args.threshold)
     scale = max(1, int(np.ceil(256 / min(picture.shape[:2]))))
     viz.overlay(picture, cam, args.output, box=box, label=name(target), scale=scale)
