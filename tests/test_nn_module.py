@@ -516,3 +516,19 @@ def test_deepcopy_and_pickle_give_independent_equal_models():
 def test_nn_functional_alias():
     import fastconv.nn.functional as F
     assert F.conv2d is fastconv.functional.conv2d and F.cross_entropy is fastconv.functional.cross_entropy
+
+
+def test_set_grad_enabled_function_and_context():
+    from fastconv._grad_mode import set_grad_enabled
+    with set_grad_enabled(False):
+        assert not fastconv.is_grad_enabled()
+        with set_grad_enabled(True):
+            assert fastconv.is_grad_enabled()
+        assert not fastconv.is_grad_enabled()
+    assert fastconv.is_grad_enabled()
+    set_grad_enabled(False)
+    try:
+        assert not fastconv.is_grad_enabled()
+    finally:
+        set_grad_enabled(True)
+    assert fastconv.is_grad_enabled()
