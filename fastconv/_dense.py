@@ -61,8 +61,11 @@ def _gemm(a, b, trans_a, trans_b, out, beta=0.0):
     k = a.shape[0] if trans_a else a.shape[1]
     if out.size == 0:
         return out
-    if k == 0:
-        out *= beta
+    if k == 0:  # an empty sum; out may be uninitialised memory when beta == 0
+        if beta == 0:
+            out.fill(0)
+        else:
+            out *= beta
         return out
     _ext.gemm(state.isa, state.num_threads, trans_a, trans_b, np.ascontiguousarray(a),
               np.ascontiguousarray(b), out, 1.0, beta)
