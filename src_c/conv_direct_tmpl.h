@@ -33,8 +33,10 @@ static void FC_NAME(corr_all)(const fc_ctx *ctx, const fc_corr_geom *g, int64_t 
     (void)nt;
     FC_PRAGMA_OMP_FOR(nt, njobs > 1)
     for (int64_t t = 0; t < njobs; t++) {
+        /* channel blocks innermost: a band of input rows stays in L2 while every block of
+         * output channels reads it; threads split the rows                               */
         const int64_t n = t / (nob * nbands), rest = t % (nob * nbands);
-        const int64_t ob = rest / nbands, bi = rest % nbands;
+        const int64_t bi = rest / nob, ob = rest % nob;
         const int64_t o0 = ob * FC_CORR_MAX_OB, nb = fc_min64(FC_CORR_MAX_OB, OC - o0);
         const int64_t i0 = bi * band, i1 = fc_min64(g->Hout, i0 + band);
         FC_ISA_CALL(isa, fc_corr_rows, (g, in + n * in_img, wbase, init, relu, o0, nb, i0, i1,

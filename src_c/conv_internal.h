@@ -98,7 +98,7 @@ typedef struct {
 
 /* out rows [i0, i1) of channels [o0, o0 + nb) (nb <= FC_CORR_MAX_OB); init may be NULL (0).
  * relu != 0 clamps the result at 0 (NaN kept).                                              */
-#define FC_CORR_MAX_OB 8
+#define FC_CORR_MAX_OB 24
 #define FC_CORR_ARGS(T) \
     (const fc_corr_geom *g, const T *in, const T *wbase, const T *init, int relu, \
      int64_t o0, int64_t nb, int64_t i0, int64_t i1, T *out)

@@ -1,16 +1,16 @@
 /* conv_direct_block_tmpl.h -- one register-blocked micro-kernel of the correlation, included
  * by conv_direct_kernels_tmpl.h once per shape: CB_OB output channels x CB_NV vectors of
- * output pixels, CB_MASKED = 1 when some input columns fall outside the row (padding, the
- * right edge): those lanes are loaded masked, as zeros, and never read.
+ * output pixels, horizontal stride CB_SW (1 or 2), CB_MASKED = 1 when some input columns fall
+ * outside the row (padding, the right edge): those lanes are loaded masked, as zeros, and
+ * never read.
  *
  * Computes out rows i (one row) pixels [j0, j0 + nj) for channels o0 .. o0 + CB_OB - 1:
  *   wo = wbase + o0*w_o, init_o = init + o0 (or NULL), out_o = out + o0*hwout + i*Wout.    */
 /* the loops over o and v must be unrolled completely, so that acc and xv live in registers */
 #ifndef CV_UNROLL
-#define CV_UNROLL _Pragma("GCC unroll 8")
+#define CV_UNROLL _Pragma("GCC unroll 32")
 #endif
-static inline void FC_CAT(FC_CAT(FC_CAT(cv_block_, CB_OB), FC_CAT(_, CB_NV)),
-                          FC_CAT(FC_CAT(_, CB_MASKED), FC_SFX))(
+static inline void CV_BLOCK_NAME(CB_OB, CB_NV, CB_MASKED, CB_SW)(
     const fc_corr_geom *g, const FC_T *in, const FC_T *wo, const FC_T *init_o, int relu,
     int64_t hin0, int64_t r0, int64_t r1, int64_t j0, int64_t nj, FC_T *out_o, int64_t hwout)
 {
@@ -23,7 +23,16 @@ static inline void FC_CAT(FC_CAT(FC_CAT(cv_block_, CB_OB), FC_CAT(_, CB_NV)),
     }
     const int64_t hwin = g->Hin * g->Win, Win = g->Win, S = g->S;
     const int64_t w_o = g->w_o, w_c = g->w_c, w_r = g->w_r, w_s = g->w_s;
-    const int64_t jin0 = j0 - g->ow;   /* input column of lane 0 for tap s = 0 */
+    const int64_t jin0 = j0 * CB_SW - g->ow;   /* input column of lane 0 for tap s = 0 */
+#if CB_MASKED
+    /* the masks depend on the tap column and the vector only: computed once per block for the
+     * first CV_SMAX taps (wider kernels compute the rest on the fly)                         */
+    CV_MT mk[CV_SMAX][CB_NV * CB_SW];
+    for (int64_t s = 0; s < fc_min64(S, CV_SMAX); s++) {
+        CV_UNROLL
+        for (int u = 0; u < CB_NV * CB_SW; u++) mk[s][u] = CV_NAME(mask_for)(jin0 + s + u * CV_VL, Win);
+    }
+#endif
     for (int64_t c = 0; c < g->IC; c++) {
         const FC_T *inc = in + c * hwin + jin0;
         const FC_T *wc = wo + c * w_c;
@@ -32,18 +41,29 @@ static inline void FC_CAT(FC_CAT(FC_CAT(cv_block_, CB_OB), FC_CAT(_, CB_NV)),
             const FC_T *wr = wc + r * w_r;
             for (int64_t s = 0; s < S; s++) {
                 CV_VT xv[CB_NV];
-#if CB_MASKED
+#if CB_SW == 1 && CB_MASKED
+                CV_UNROLL
+                for (int v = 0; v < CB_NV; v++)
+                    xv[v] = CV_MLOAD(row + s + v * CV_VL,
+                                     s < CV_SMAX ? mk[s][v] : CV_NAME(mask_for)(jin0 + s + v * CV_VL, Win));
+#elif CB_SW == 1
+                CV_UNROLL
+                for (int v = 0; v < CB_NV; v++) xv[v] = CV_LOAD(row + s + v * CV_VL);
+#elif CB_MASKED
+                /* stride 2: lanes are every other input column; load the 2*VL columns they
+                 * span and keep the even ones                                              */
                 CV_UNROLL
                 for (int v = 0; v < CB_NV; v++) {
-                    const int64_t col = jin0 + s + (int64_t)v * CV_VL;
-                    const int64_t lo = fc_min64(fc_max64(-col, 0), CV_VL);
-                    const int64_t hi = fc_max64(fc_min64(Win - col, CV_VL), lo);
-                    /* masked-off lanes are neither read nor faulted on */
-                    xv[v] = hi > lo ? CV_MLOAD(row + s + v * CV_VL, CV_MASK(lo, hi)) : CV_ZERO();
+                    const CV_VT lo = CV_MLOAD(row + s + 2 * v * CV_VL,
+                        s < CV_SMAX ? mk[s][2 * v] : CV_NAME(mask_for)(jin0 + s + 2 * v * CV_VL, Win));
+                    const CV_VT hi = CV_MLOAD(row + s + (2 * v + 1) * CV_VL,
+                        s < CV_SMAX ? mk[s][2 * v + 1] : CV_NAME(mask_for)(jin0 + s + (2 * v + 1) * CV_VL, Win));
+                    xv[v] = CV_EVEN(lo, hi);
                 }
 #else
                 CV_UNROLL
-                for (int v = 0; v < CB_NV; v++) xv[v] = CV_LOAD(row + s + v * CV_VL);
+                for (int v = 0; v < CB_NV; v++)
+                    xv[v] = CV_EVEN(CV_LOAD(row + s + 2 * v * CV_VL), CV_LOAD(row + s + (2 * v + 1) * CV_VL));
 #endif
                 const FC_T *ws = wr + s * w_s;
                 CV_UNROLL

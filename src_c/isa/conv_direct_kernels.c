@@ -6,19 +6,14 @@
  * Register blocking of the forward / stride-1 grad_input kernel: OB output channels x NV
  * vectors of consecutive output pixels of one row; the accumulators stay in registers for the
  * whole C*R*S reduction, each input vector load feeds OB FMAs, each weight broadcast NV.
- *   AVX-512: OB <= 8, NV <= 3 (24 zmm accumulators of 32)
- *   AVX2:    OB <= 4, NV <= 3 (12 ymm accumulators of 16)                                  */
+ *   AVX-512: OB x NV = 8 x 3, 12 x 2, 24 x 1 (24 zmm accumulators of 32)
+ *   AVX2:    OB x NV = 4 x 3,  6 x 2, 12 x 1 (12 ymm accumulators of 16)
+ * (conv_direct_block_shapes.h lists them, with the smaller channel counts for the rest).   */
 #include "isa.h"
 #include "../conv_internal.h"
 
 #if FC_ISA_LEVEL >= 1
 #include <immintrin.h>
-#endif
-
-#if FC_ISA_LEVEL == 2
-#define CV_OBMAX 8
-#elif FC_ISA_LEVEL == 1
-#define CV_OBMAX 4
 #endif
 
 /* ---------------------------------- float ------------------------------------------------ */
@@ -38,6 +33,9 @@
 #define CV_SET1(x) _mm512_set1_ps(x)
 #define CV_ZERO() _mm512_setzero_ps()
 #define CV_MAX0(v) _mm512_max_ps(_mm512_setzero_ps(), v)   /* NaN in v kept: max returns src2 */
+/* even lanes of the concatenation a|b (stride-2 rows) */
+#define CV_EVEN(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, \
+                                             18, 20, 22, 24, 26, 28, 30), b)
 #elif FC_ISA_LEVEL == 1
 #define CV_VL 8
 #define CV_VT __m256
@@ -53,6 +51,9 @@
 #define CV_SET1(x) _mm256_set1_ps(x)
 #define CV_ZERO() _mm256_setzero_ps()
 #define CV_MAX0(v) _mm256_max_ps(_mm256_setzero_ps(), v)
+/* [a0 a2 b0 b2 | a4 a6 b4 b6], then 64-bit pairs reordered 0 2 1 3 */
+#define CV_EVEN(a, b) \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8))
 static inline __m256i cv_iota32(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
 #endif
 #include "conv_direct_kernels_tmpl.h"
@@ -70,6 +71,7 @@ static inline __m256i cv_iota32(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 
 #undef CV_SET1
 #undef CV_ZERO
 #undef CV_MAX0
+#undef CV_EVEN
 
 /* ---------------------------------- double ----------------------------------------------- */
 #define FC_T double
@@ -87,6 +89,7 @@ static inline __m256i cv_iota32(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 
 #define CV_SET1(x) _mm512_set1_pd(x)
 #define CV_ZERO() _mm512_setzero_pd()
 #define CV_MAX0(v) _mm512_max_pd(_mm512_setzero_pd(), v)
+#define CV_EVEN(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b)
 #elif FC_ISA_LEVEL == 1
 #define CV_VL 4
 #define CV_VT __m256d
@@ -102,6 +105,8 @@ static inline __m256i cv_iota32(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 
 #define CV_SET1(x) _mm256_set1_pd(x)
 #define CV_ZERO() _mm256_setzero_pd()
 #define CV_MAX0(v) _mm256_max_pd(_mm256_setzero_pd(), v)
+/* [a0 b0 | a2 b2] -> [a0 a2 b0 b2] */
+#define CV_EVEN(a, b) _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8)
 static inline __m256i cv_iota64(void) { return _mm256_setr_epi64x(0, 1, 2, 3); }
 #endif
 #include "conv_direct_kernels_tmpl.h"

@@ -52,28 +52,40 @@ static void FC_CAT(corr_rows_axpy, FC_SFX) FC_CORR_ARGS(FC_T)
 }
 
 #if FC_ISA_LEVEL >= 1
-/* register-blocked micro-kernels, one per (channels, vectors, masked) shape */
-#define CB_NV 1
-#include "conv_direct_block_shapes.h"
-#undef CB_NV
-#define CB_NV 2
-#include "conv_direct_block_shapes.h"
-#undef CB_NV
-#define CB_NV 3
-#include "conv_direct_block_shapes.h"
-#undef CB_NV
+#define CV_NAME(base) FC_CAT(FC_CAT(cv_, base), FC_SFX)
+#define CV_BLOCK_NAME(ob, nv, m, sw) \
+    FC_CAT(FC_CAT(FC_CAT(FC_CAT(cv_block_, ob), FC_CAT(_, nv)), FC_CAT(FC_CAT(_, m), FC_CAT(_, sw))), FC_SFX)
 
-#define CV_BLOCK(ob, nv, m) FC_CAT(FC_CAT(FC_CAT(cv_block_, ob), FC_CAT(_, nv)), FC_CAT(FC_CAT(_, m), FC_SFX))
-#if CV_OBMAX >= 8
-#define CV_TRY8(nv, m)                                                                         \
-    if (left >= 8) {                                                                           \
-        CV_BLOCK(8, nv, m)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);              \
-        o += 8;                                                                                \
-    } else
+/* mask of the lanes whose input column col + lane is inside [0, Win): the others are neither
+ * read nor faulted on by CV_MLOAD and come back as zeros (the padding)                      */
+#define CV_SMAX 8
+static inline CV_MT CV_NAME(mask_for)(int64_t col, int64_t Win)
+{
+    const int64_t lo = fc_min64(fc_max64(-col, 0), CV_VL);
+    const int64_t hi = fc_max64(fc_min64(Win - col, CV_VL), lo);
+    return CV_MASK(lo, hi);
+}
+
+/* register-blocked micro-kernels, one per (channels, vectors, masked, stride) shape */
+#include "conv_direct_block_shapes.h"
+
+/* channels [o0, o0 + nb) of one block of pixels: the largest shape that fits, repeatedly */
+#define CV_TRY(ob, nv, m, sw)                                                                  \
+    if (left >= ob) {                                                                          \
+        CV_BLOCK_NAME(ob, nv, m, sw)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);    \
+        o += ob;                                                                               \
+        continue;                                                                              \
+    }
+#if FC_ISA_LEVEL == 2
+#define CV_CHAIN1(m, sw) CV_TRY(8, 1, m, sw) CV_TRY(4, 1, m, sw) CV_TRY(2, 1, m, sw) CV_TRY(1, 1, m, sw)
+#define CV_CHAIN2(m, sw) CV_TRY(12, 2, m, sw) CV_TRY(8, 2, m, sw) CV_TRY(4, 2, m, sw) CV_TRY(2, 2, m, sw) CV_TRY(1, 2, m, sw)
+#define CV_CHAIN3(m, sw) CV_TRY(8, 3, m, sw) CV_TRY(4, 3, m, sw) CV_TRY(2, 3, m, sw) CV_TRY(1, 3, m, sw)
 #else
-#define CV_TRY8(nv, m)
+#define CV_CHAIN1(m, sw) CV_TRY(8, 1, m, sw) CV_TRY(4, 1, m, sw) CV_TRY(2, 1, m, sw) CV_TRY(1, 1, m, sw)
+#define CV_CHAIN2(m, sw) CV_TRY(6, 2, m, sw) CV_TRY(4, 2, m, sw) CV_TRY(2, 2, m, sw) CV_TRY(1, 2, m, sw)
+#define CV_CHAIN3(m, sw) CV_TRY(4, 3, m, sw) CV_TRY(2, 3, m, sw) CV_TRY(1, 3, m, sw)
 #endif
-#define CV_CALL_OB(nv, m)                                                                      \
+#define CV_CALL_OB(nv, m, sw)                                                                  \
     do {                                                                                       \
         int64_t o = o0;                                                                        \
         while (o < o0 + nb) {                                                                  \
@@ -81,23 +93,13 @@ static void FC_CAT(corr_rows_axpy, FC_SFX) FC_CORR_ARGS(FC_T)
             const FC_T *wo = wbase + o * g->w_o;                                               \
             const FC_T *io = init ? init + o : NULL;                                           \
             FC_T *oo = out + o * hwout + i * g->Wout;                                          \
-            CV_TRY8(nv, m)                                                                     \
-            if (left >= 4) {                                                                   \
-                CV_BLOCK(4, nv, m)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);      \
-                o += 4;                                                                        \
-            } else if (left >= 2) {                                                            \
-                CV_BLOCK(2, nv, m)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);      \
-                o += 2;                                                                        \
-            } else {                                                                           \
-                CV_BLOCK(1, nv, m)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);      \
-                o += 1;                                                                        \
-            }                                                                                  \
+            CV_CHAIN##nv(m, sw)                                                                \
         }                                                                                      \
     } while (0)
 
 static void FC_CAT(corr_rows_simd, FC_SFX) FC_CORR_ARGS(FC_T)
 {
-    const int64_t hwout = g->Hout * g->Wout, Wout = g->Wout;
+    const int64_t hwout = g->Hout * g->Wout, Wout = g->Wout, sw = g->sw;
     for (int64_t i = i0; i < i1; i++) {
         /* kernel rows r with 0 <= i*sh + r - oh < Hin */
         const int64_t hin0 = i * g->sh - g->oh;
@@ -110,29 +112,49 @@ static void FC_CAT(corr_rows_simd, FC_SFX) FC_CORR_ARGS(FC_T)
             const int64_t nv = vec_left >= 5 ? 3 : (vec_left == 4 ? 2 : vec_left);
             const int64_t nj = fc_min64(nv * CV_VL, Wout - j0);
             /* every input column read, j0 + lane + s - ow for all lanes and taps, in the row? */
-            const int inside = j0 - g->ow >= 0 && j0 + nv * CV_VL - 1 + g->S - 1 - g->ow < g->Win;
-            if (inside) {
-                if (nv == 3) CV_CALL_OB(3, 0);
-                else if (nv == 2) CV_CALL_OB(2, 0);
-                else CV_CALL_OB(1, 0);
+            /* every input column read, (j0 + lane)*sw + s - ow (and for stride 2 the odd
+             * column after the last lane) for all lanes and taps, inside the row?         */
+            const int inside = j0 * sw - g->ow >= 0 &&
+                               (j0 + nv * CV_VL) * sw - 1 + g->S - 1 - g->ow < g->Win;
+            if (sw == 1) {
+                if (inside) {
+                    if (nv == 3) CV_CALL_OB(3, 0, 1);
+                    else if (nv == 2) CV_CALL_OB(2, 0, 1);
+                    else CV_CALL_OB(1, 0, 1);
+                } else {
+                    if (nv == 3) CV_CALL_OB(3, 1, 1);
+                    else if (nv == 2) CV_CALL_OB(2, 1, 1);
+                    else CV_CALL_OB(1, 1, 1);
+                }
             } else {
-                if (nv == 3) CV_CALL_OB(3, 1);
-                else if (nv == 2) CV_CALL_OB(2, 1);
-                else CV_CALL_OB(1, 1);
+                if (inside) {
+                    if (nv == 3) CV_CALL_OB(3, 0, 2);
+                    else if (nv == 2) CV_CALL_OB(2, 0, 2);
+                    else CV_CALL_OB(1, 0, 2);
+                } else {
+                    if (nv == 3) CV_CALL_OB(3, 1, 2);
+                    else if (nv == 2) CV_CALL_OB(2, 1, 2);
+                    else CV_CALL_OB(1, 1, 2);
+                }
             }
             j0 += nj;
         }
     }
 }
 #undef CV_CALL_OB
-#undef CV_TRY8
-#undef CV_BLOCK
+#undef CV_TRY
+#undef CV_CHAIN1
+#undef CV_CHAIN2
+#undef CV_CHAIN3
+#undef CV_BLOCK_NAME
+#undef CV_NAME
+#undef CV_SMAX
 #endif
 
 void FC_KNAME(fc_corr_rows) FC_CORR_ARGS(FC_T)
 {
 #if FC_ISA_LEVEL >= 1
-    if (g->sw == 1) {
+    if (g->sw <= 2) {
         FC_CAT(corr_rows_simd, FC_SFX)(g, in, wbase, init, relu, o0, nb, i0, i1, out);
         return;
     }
