@@ -23,6 +23,20 @@ from ._dense import __all__ as _dense_all
 
 CONV_ALGOS = ("auto", "direct", "im2col", "1x1")
 
+# Below these amounts of work a call runs on one thread: waking the OpenMP team costs more than
+# it saves, and on a busy machine spinning threads steal the core the work needs.
+SMALL_FLOPS = 2_000_000
+SMALL_ELEMENTS = 65_536
+
+
+def _threads(work, small):
+    return 1 if work < small else state.num_threads
+
+
+def _conv_flops(desc):
+    N, C, H, W, K, R, S, _, _, _, _, P, Q = desc
+    return 2 * N * K * C * R * S * P * Q
+
 __all__ = [
     "conv2d", "conv2d_backward", "conv_output_size", "select_conv_algo",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
@@ -111,7 +125,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, *, algo="auto", relu=False
     if y.size == 0:
         return y
     b = contiguous(bias) if bias is not None else np.empty(0, dtype=x.dtype)
-    _ext.conv2d_forward(algo, state.isa, state.num_threads, desc, _flat(contiguous(x)),
+    _ext.conv2d_forward(algo, state.isa, _threads(_conv_flops(desc), SMALL_FLOPS), desc, _flat(contiguous(x)),
                         _flat(contiguous(weight)), b, bias is not None, bool(relu), _flat(y))
     return y
 
@@ -131,7 +145,7 @@ def conv2d_backward(grad_y, x, weight, stride=1, padding=0, *, algo="auto", need
         raise ValueError(f"grad_y must have the output's shape {(N, K, P, Q)}, got {grad_y.shape}")
     algo = _resolve_algo(algo, desc)
     gy = _flat(contiguous(grad_y))
-    isa, nt = state.isa, state.num_threads
+    isa, nt = state.isa, _threads(_conv_flops(desc), SMALL_FLOPS)
     grad_x = grad_w = grad_b = None
     if need_input_grad:
         grad_x = np.empty(x.shape, dtype=x.dtype)
@@ -188,7 +202,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, retur
     y = np.empty((N, C, P, Q), dtype=x.dtype)
     idx = np.empty((N, C, P, Q), dtype=np.int64) if return_indices else np.empty(0, dtype=np.int64)
     if y.size:
-        _ext.max_pool2d_forward(state.isa, state.num_threads, desc, _flat(contiguous(x)), _flat(y),
+        _ext.max_pool2d_forward(state.isa, _threads(x.size, SMALL_ELEMENTS), desc, _flat(contiguous(x)), _flat(y),
                                 _flat(idx), bool(return_indices))
     return (y, idx) if return_indices else y
 
@@ -212,7 +226,7 @@ def max_pool2d_backward(grad_y, indices, input_shape):
     desc = (N, C, H, W, 1, 1, 1, 1, 0, 0, P, Q)
     grad_x = np.zeros((N, C, H, W), dtype=grad_y.dtype)
     if grad_x.size and grad_y.size:
-        _ext.max_pool2d_backward(state.isa, state.num_threads, desc, _flat(contiguous(grad_y)),
+        _ext.max_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, _flat(contiguous(grad_y)),
                                  _flat(np.ascontiguousarray(indices, dtype=np.int64)), _flat(grad_x))
     return grad_x
 
@@ -223,7 +237,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count
     desc = _pool_args(x.shape, kernel_size, stride, padding, ceil_mode)
     y = np.empty((desc[0], desc[1], desc[10], desc[11]), dtype=x.dtype)
     if y.size:
-        _ext.avg_pool2d_forward(state.isa, state.num_threads, desc, bool(count_include_pad),
+        _ext.avg_pool2d_forward(state.isa, _threads(x.size, SMALL_ELEMENTS), desc, bool(count_include_pad),
                                 _flat(contiguous(x)), _flat(y))
     return y
 
@@ -239,7 +253,7 @@ def avg_pool2d_backward(grad_y, input_shape, kernel_size, stride=None, padding=0
         raise ValueError(f"grad_y must have the pooled shape {expected}, got {grad_y.shape}")
     grad_x = np.zeros(input_shape, dtype=grad_y.dtype)
     if grad_x.size and grad_y.size:
-        _ext.avg_pool2d_backward(state.isa, state.num_threads, desc, bool(count_include_pad),
+        _ext.avg_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, bool(count_include_pad),
                                  _flat(contiguous(grad_y)), _flat(grad_x))
     return grad_x
 
@@ -262,7 +276,7 @@ def adaptive_avg_pool2d(x, output_size):
     desc = _adaptive_desc(x.shape, output_size)
     y = np.empty((desc[0], desc[1], desc[10], desc[11]), dtype=x.dtype)
     if y.size:
-        _ext.adaptive_avg_pool2d_forward(state.isa, state.num_threads, desc, _flat(contiguous(x)), _flat(y))
+        _ext.adaptive_avg_pool2d_forward(state.isa, _threads(x.size, SMALL_ELEMENTS), desc, _flat(contiguous(x)), _flat(y))
     return y
 
 
@@ -275,7 +289,7 @@ def adaptive_avg_pool2d_backward(grad_y, input_shape):
     desc = _adaptive_desc(input_shape, grad_y.shape[2:])
     grad_x = np.zeros(input_shape, dtype=grad_y.dtype)
     if grad_x.size and grad_y.size:
-        _ext.adaptive_avg_pool2d_backward(state.isa, state.num_threads, desc, _flat(contiguous(grad_y)),
+        _ext.adaptive_avg_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, _flat(contiguous(grad_y)),
                                           _flat(grad_x))
     return grad_x
 
@@ -295,5 +309,6 @@ def matmul(a, b):
         if a.shape[1] == 0:
             c.fill(0)
         else:
-            _ext.gemm(state.isa, state.num_threads, False, False, contiguous(a), contiguous(b), c, 1.0, 0.0)
+            nt = _threads(2 * a.shape[0] * a.shape[1] * b.shape[1], SMALL_FLOPS)
+            _ext.gemm(state.isa, nt, False, False, contiguous(a), contiguous(b), c, 1.0, 0.0)
     return c

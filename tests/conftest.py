@@ -1,0 +1,20 @@
+"""Shared pytest setup."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # `from helpers import ...`
+
+
+@pytest.fixture(autouse=True)
+def _threads_even_for_small_work(monkeypatch):
+    """functional runs small calls on one thread (fastconv.functional.SMALL_FLOPS / SMALL_ELEMENTS).
+    Tests use small arrays on purpose, so they lower those thresholds to zero: every call then
+    really runs with the configured thread count, and thread-count tests compare what they claim."""
+    try:
+        import fastconv.functional as F
+    except ImportError:  # extension not built: the tests that need it fail on their own
+        return
+    monkeypatch.setattr(F, "SMALL_FLOPS", 0)
+    monkeypatch.setattr(F, "SMALL_ELEMENTS", 0)
