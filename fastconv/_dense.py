@@ -397,9 +397,10 @@ def _ce_backward(ctx, grad_output=1.0):
         loss_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
         g = np.broadcast_to(np.asarray(grad_output, dtype=dtype), loss_shape)
         grad *= g.reshape(-1, 1)
+    elif reduction == "mean" and denom == 0:
+        grad[...] = 0  # every target ignored: the loss is nan but torch's gradient is 0
     else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            grad *= float(grad_output) / (denom if reduction == "mean" else 1.0)
+        grad *= float(grad_output) / (denom if reduction == "mean" else 1.0)
     if len(shape) == 1:
         return grad[0]
     if len(shape) > 2:  # classes back to axis 1
