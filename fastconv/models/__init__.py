@@ -21,6 +21,13 @@ __all__ = [
     "summary", "Summary", "get_model", "list_models",
 ]
 
+try:  # the classifier -> fully convolutional conversion (issue 5) lives in its own module
+    from .fully_convolutional import FullyConvolutional, fully_convolutional
+    __all__ += ["fully_convolutional", "FullyConvolutional"]
+except ModuleNotFoundError as e:  # only while that module does not exist yet
+    if e.name != __name__ + ".fully_convolutional":
+        raise
+
 _BUILDERS = {
     "resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50, "resnet101": resnet101,
     "resnet152": resnet152,
@@ -42,3 +49,4 @@ def get_model(name, **kwargs):
     except (KeyError, TypeError):
         raise ValueError(f"name: unknown model {name!r}; choose one of {', '.join(list_models())}") from None
     return builder(**kwargs)
+
