@@ -17,6 +17,15 @@ def _seed():
     fastconv.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny images: with OpenMP threads on a busy machine, synchronisation dominates
+    prev = fastconv.get_num_threads()
+    fastconv.set_num_threads(1)
+    yield
+    fastconv.set_num_threads(prev)
+
+
 class NarrowVGG(models.VGG):
     """torchvision's VGG layout (classifier.0/3/6) with small widths, cheap to build."""
 

@@ -16,6 +16,15 @@ def _seed():
     fastconv.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny images: with OpenMP threads on a busy machine, synchronisation dominates
+    prev = fastconv.get_num_threads()
+    fastconv.set_num_threads(1)
+    yield
+    fastconv.set_num_threads(prev)
+
+
 def _png(path):
     with Image.open(path) as img:
         img.verify()
@@ -122,7 +131,7 @@ def digit_model():
     """The demo's network, trained briefly (a few seconds)."""
     from fastconv.demo import train_digit_model
     prev = fastconv.get_num_threads()
-    fastconv.set_num_threads(1)
+    fastconv.set_num_threads(1)  # bit-identical training whatever the machine's thread count
     try:
         model, fcn, report = train_digit_model(epochs=6, scene_epochs=1, seed=0, crops=2000)
     finally:
