@@ -58,7 +58,7 @@ class VGG(nn.Module):
         shape = getattr(x, "shape", ())
         if len(shape) == 4:
             # each 2x2 max pool halves the image: VGG's five need 32x32, say so plainly
-            smallest = 2 ** sum(isinstance(m, nn.MaxPool2d) for m in self.features)
+            smallest = 2 ** sum(isinstance(m, nn.MaxPool2d) for m in self.features.modules())
             if min(shape[2:]) < smallest:
                 raise ValueError(f"x: {type(self).__name__} needs images of at least "
                                  f"{smallest}x{smallest}, got {shape[2]}x{shape[3]}")
