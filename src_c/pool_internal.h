@@ -5,6 +5,14 @@
 
 #include "internal.h"
 
+/* a read prefetch where the compiler has one (harmless past the end of an array: it never
+ * faults, and the address is formed in integers) */
+#if defined(__GNUC__)
+#define FC_POOL_PREFETCH(p) __builtin_prefetch((const void *)((uintptr_t)(p)), 0, 3)
+#else
+#define FC_POOL_PREFETCH(p) ((void)0)
+#endif
+
 /* Output size of one pooling axis, torch's rule (dilation 1): floor or ceil division, and in
  * ceil mode the last window must start inside the input or the left padding. < 1 if none.    */
 int64_t fc_pool_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int ceil_mode);
@@ -37,17 +45,23 @@ static inline void fc_pool_item(const fc_pool_plan *pl, int64_t item, int64_t ro
     *r1 = rows * (chunk + 1) / pl->chunks;
 }
 
-/* SIMD max pooling of one output row segment whose windows lie inside the input horizontally:
- * output j (0 <= j < nq) covers rows [h0, h1) (already clipped, h0 < h1) and columns
- * c0 + j*sw ... c0 + j*sw + kw - 1 (all inside [0, W)) of the plane x (plane_size elements).
- * Writes y[j] and, if idx != NULL, idx[j] = flat index h*W + w, with torch's rule (first
- * maximum in row-major window order, a NaN wins and the last NaN stays). Indices are computed
- * in 32 bits: the caller guarantees plane_size <= INT32_MAX. Returns the number of outputs
- * written from j = 0 (0 if this path does not handle sw, or on the portable path).          */
-#define FC_MAXPOOL_ROWSEG_ARGS(T) \
-    (const T *x, int64_t plane_size, int64_t W, int64_t h0, int64_t h1, int64_t kw, int64_t sw, \
-     int64_t c0, int64_t nq, T *y, int64_t *idx)
-FC_DECLARE_ISA(int64_t, fc_maxpool_rowseg_f32, FC_MAXPOOL_ROWSEG_ARGS(float));
-FC_DECLARE_ISA(int64_t, fc_maxpool_rowseg_f64, FC_MAXPOOL_ROWSEG_ARGS(double));
+/* SIMD max pooling of the interior columns [q0, q0 + nq) -- whose windows lie inside the
+ * input horizontally -- of output rows [pa, pb) of one plane: x is the plane (H*W elements),
+ * y and idx (may be NULL) the plane's outputs (row stride Q). Same results as the generic loop
+ * in pool_max_tmpl.h, bit for bit: torch's rule (first maximum in row-major window order, a
+ * NaN wins and the last NaN stays). Float indices are computed in 32 bits: the caller
+ * guarantees H*W <= INT32_MAX. Returns nq, or 0 if this path does not handle the window
+ * (stride > 2, the portable build): then nothing was written.                                */
+#define FC_MAXPOOL_ROWS_ARGS(T) \
+    (const fc_pool_desc *d, const T *x, int64_t pa, int64_t pb, int64_t q0, int64_t nq, T *y, int64_t *idx)
+FC_DECLARE_ISA(int64_t, fc_maxpool_rows_f32, FC_MAXPOOL_ROWS_ARGS(float));
+FC_DECLARE_ISA(int64_t, fc_maxpool_rows_f64, FC_MAXPOOL_ROWS_ARGS(double));
+
+
+/* 1 if every idx[i] (i < n) lies in [0, plane_size), else 0. Plain C compiled per ISA: the
+ * compiler vectorises it (an unsigned 64-bit compare has no SSE2 form, so the portable
+ * build is several times slower; the OR of idx and plane_size - 1 - idx has its sign bit set
+ * exactly when some index is out of range).                                                   */
+FC_DECLARE_ISA(int, fc_pool_indices_ok, (const int64_t *idx, int64_t n, int64_t plane_size));
 
 #endif

@@ -6,16 +6,16 @@
 
 #define T float
 #define SFX(name) name##_f32
-#define ROWSEG(isa) fc_maxpool_rowseg_f32_##isa
+#define ROWS(isa) fc_maxpool_rows_f32_##isa
 #include "pool_max_tmpl.h"
 #undef T
 #undef SFX
-#undef ROWSEG
+#undef ROWS
 
 #define T double
 #define SFX(name) name##_f64
-#define ROWSEG(isa) fc_maxpool_rowseg_f64_##isa
+#define ROWS(isa) fc_maxpool_rows_f64_##isa
 #include "pool_max_tmpl.h"
 #undef T
 #undef SFX
-#undef ROWSEG
+#undef ROWS

@@ -1,5 +1,5 @@
 /* pool_max_tmpl.h -- max pooling for one dtype; included by pool_max.c with
- * T (float / double), SFX(name) (name##_f32 / name##_f64) and ROWSEG(isa) (the SIMD row
+ * T (float / double), SFX(name) (name##_f32 / name##_f64) and ROWS(isa) (the SIMD row
  * kernel of that dtype for that ISA) defined.
  *
  * torch's rule, which every path reproduces exactly: scan the window (clipped to the input)
@@ -7,13 +7,13 @@
  * greater than best or NaN. So the first maximum wins ties, a NaN wins over numbers (the last
  * NaN stays), and an all -inf window gives -inf at its first element.                        */
 
-typedef int64_t (*SFX(rowseg_fn)) FC_MAXPOOL_ROWSEG_ARGS(T);
+typedef int64_t (*SFX(rows_fn)) FC_MAXPOOL_ROWS_ARGS(T);
 
-static SFX(rowseg_fn) SFX(pick_rowseg)(int isa)
+static SFX(rows_fn) SFX(pick_rows)(int isa)
 {
 #ifndef FC_ONLY_SCALAR
-    if (isa >= FC_ISA_AVX512) return ROWSEG(avx512);
-    if (isa >= FC_ISA_AVX2) return ROWSEG(avx2);
+    if (isa >= FC_ISA_AVX512) return ROWS(avx512);
+    if (isa >= FC_ISA_AVX2) return ROWS(avx2);
 #else
     (void)isa;
 #endif
@@ -48,24 +48,28 @@ static void SFX(max_row_generic)(const fc_pool_desc *d, const T *xp, int64_t p, 
     }
 }
 
-/* one output row: the edge columns whose windows are clipped go the generic way, the
- * interior columns to the SIMD kernel when there is one */
-static void SFX(max_row)(const fc_pool_desc *d, SFX(rowseg_fn) rowseg, const T *xp, int64_t p,
-                         T *yrow, int64_t *irow)
+/* output rows [r0, r1) of one plane: the interior columns (windows inside the input
+ * horizontally) go to the SIMD kernel when there is one, the edge columns and whatever the
+ * kernel declines the generic way */
+static void SFX(max_rows)(const fc_pool_desc *d, SFX(rows_fn) simd, const T *xp, int64_t r0,
+                          int64_t r1, T *yp, int64_t *ip)
 {
     const int64_t sw = d->stride_w, pw = d->pad_w, Q = d->Q;
     const int64_t lo = fc_min64((pw + sw - 1) / sw, Q);                 /* first w0 >= 0 */
     const int64_t hi = d->W - d->kw + pw >= 0 ? fc_min64((d->W - d->kw + pw) / sw + 1, Q) : 0;
-    if (!rowseg || hi <= lo) {
-        SFX(max_row_generic)(d, xp, p, 0, Q, yrow, irow);
-        return;
+    int64_t done = 0;
+    if (simd && hi > lo) done = simd(d, xp, r0, r1, lo, hi - lo, yp, ip);
+    if (done && lo == 0 && hi == Q) return;
+    for (int64_t p = r0; p < r1; ++p) {
+        T *yrow = yp + p * Q;
+        int64_t *irow = ip ? ip + p * Q : NULL;
+        if (done) {
+            SFX(max_row_generic)(d, xp, p, 0, lo, yrow, irow);
+            SFX(max_row_generic)(d, xp, p, hi, Q, yrow, irow);
+        } else {
+            SFX(max_row_generic)(d, xp, p, 0, Q, yrow, irow);
+        }
     }
-    const int64_t h0 = fc_max64(p * d->stride_h - d->pad_h, 0);
-    const int64_t h1 = fc_min64(p * d->stride_h - d->pad_h + d->kh, d->H);
-    SFX(max_row_generic)(d, xp, p, 0, lo, yrow, irow);
-    const int64_t done = rowseg(xp, d->H * d->W, d->W, h0, h1, d->kw, sw, lo * sw - pw, hi - lo,
-                                yrow + lo, irow ? irow + lo : NULL);
-    SFX(max_row_generic)(d, xp, p, lo + done, Q, yrow, irow);
 }
 
 int SFX(fc_maxpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d, const T *x, T *y,
@@ -76,8 +80,8 @@ int SFX(fc_maxpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d, const T 
     const int64_t planes = d->N * d->C, HW = d->H * d->W, PQ = d->P * d->Q;
     if (planes == 0) return FC_OK;
     if (!x || !y) return FC_EINVAL;
-    /* the SIMD kernels index in 32 bits and deinterleave strides 1 and 2 only */
-    SFX(rowseg_fn) rowseg = (HW <= INT32_MAX && d->stride_w <= 2) ? SFX(pick_rowseg)(fc_ctx_isa(ctx)) : NULL;
+    /* the SIMD kernels index in 32 bits */
+    SFX(rows_fn) simd = HW <= INT32_MAX ? SFX(pick_rows)(fc_ctx_isa(ctx)) : NULL;
     const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->P, planes * PQ * d->kh * d->kw);
 #ifdef FC_HAVE_OPENMP
 #pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
@@ -85,22 +89,31 @@ int SFX(fc_maxpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d, const T 
     for (int64_t it = 0; it < pl.items; ++it) {
         int64_t plane, r0, r1;
         fc_pool_item(&pl, it, d->P, &plane, &r0, &r1);
-        const T *xp = x + plane * HW;
-        for (int64_t p = r0; p < r1; ++p) {
-            const int64_t o = plane * PQ + p * d->Q;
-            SFX(max_row)(d, rowseg, xp, p, y + o, indices ? indices + o : NULL);
-        }
+        SFX(max_rows)(d, simd, x + plane * HW, r0, r1, y + plane * PQ, indices ? indices + plane * PQ : NULL);
     }
     return FC_OK;
 }
 
-/* grad_x rows [r0, r1) of one plane: zero, then grad_y added at the indices that fall there,
- * in output order (torch's order, so sums where windows overlap are the same bits) */
-static void SFX(max_scatter_rows)(int64_t W, int64_t PQ, const T *gy, const int64_t *idx, T *gx,
-                                  int64_t r0, int64_t r1)
+/* grad_x rows [r0, r1) of one plane (H*W = HW elements): zero, then grad_y added at the
+ * indices that fall there, in output order (torch's order, so sums where windows overlap are
+ * the same bits) */
+static void SFX(max_scatter_rows)(int64_t W, int64_t HW, int64_t PQ, const T *gy, const int64_t *idx,
+                                  T *gx, int64_t r0, int64_t r1)
 {
     const int64_t lo = r0 * W, hi = r1 * W;
     for (int64_t i = lo; i < hi; ++i) gx[i] = 0;
+    if (lo == 0 && hi == HW) {
+        /* the whole plane (the usual case): the indices were checked, no range test; the
+         * streams of indices and gradients are fetched ahead, 8 indices (a line) at a time */
+        int64_t i = 0;
+        for (; i + 8 <= PQ; i += 8) {
+            FC_POOL_PREFETCH(idx + i + 512);
+            FC_POOL_PREFETCH(gy + i + 512);
+            for (int64_t j = i; j < i + 8; ++j) gx[idx[j]] += gy[j];
+        }
+        for (; i < PQ; ++i) gx[idx[i]] += gy[i];
+        return;
+    }
     for (int64_t i = 0; i < PQ; ++i) {
         const int64_t at = idx[i];
         if (at >= lo && at < hi) gx[at] += gy[i];
@@ -118,12 +131,17 @@ int SFX(fc_maxpool2d_backward)(const fc_ctx *ctx, const fc_pool_desc *d, const T
     const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->H, planes * (HW + PQ));
 
     /* every index is checked before anything is written */
+    int (*indices_ok)(const int64_t *, int64_t, int64_t) = fc_pool_indices_ok_scalar;
+#ifndef FC_ONLY_SCALAR
+    if (fc_ctx_isa(ctx) >= FC_ISA_AVX512) indices_ok = fc_pool_indices_ok_avx512;
+    else if (fc_ctx_isa(ctx) >= FC_ISA_AVX2) indices_ok = fc_pool_indices_ok_avx2;
+#endif
     int bad = 0;
-    const int64_t total = planes * PQ;
 #ifdef FC_HAVE_OPENMP
 #pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1) reduction(| : bad)
 #endif
-    for (int64_t i = 0; i < total; ++i) bad |= (uint64_t)indices[i] >= (uint64_t)HW;
+    for (int64_t plane = 0; plane < planes; ++plane)
+        bad |= !indices_ok(indices + plane * PQ, PQ, HW);
     if (bad) return FC_EINVAL;
 
 #ifdef FC_HAVE_OPENMP
@@ -132,7 +150,7 @@ int SFX(fc_maxpool2d_backward)(const fc_ctx *ctx, const fc_pool_desc *d, const T
     for (int64_t it = 0; it < pl.items; ++it) {
         int64_t plane, r0, r1;
         fc_pool_item(&pl, it, d->H, &plane, &r0, &r1);
-        SFX(max_scatter_rows)(d->W, PQ, grad_y + plane * PQ, indices + plane * PQ,
+        SFX(max_scatter_rows)(d->W, HW, PQ, grad_y + plane * PQ, indices + plane * PQ,
                               grad_x + plane * HW, r0, r1);
     }
     return FC_OK;

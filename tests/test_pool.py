@@ -31,6 +31,9 @@ GRID = [
     ((1, 2, 10, 10), 3, 2, 1, True),
     ((2, 2, 8, 40), 3, 2, 1, False),          # 20 outputs a row: a full vector and a remainder
     ((1, 3, 7, 37), 2, 2, 0, True),
+    ((2, 3, 14, 14), 2, 2, 0, False),         # 7 outputs a row: two rows per vector
+    ((1, 2, 15, 9), 3, 2, 1, False),          # two rows per vector, clipped top and bottom rows
+    ((1, 2, 17, 17), 3, 2, 1, True),
     ((1, 2, 6, 35), 3, 1, 1, False),          # stride 1
     ((1, 2, 6, 35), (2, 3), (1, 2), (1, 1), False),
     ((1, 2, 11, 13), (3, 1), (2, 1), (1, 0), True),

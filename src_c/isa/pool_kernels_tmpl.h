@@ -1,0 +1,168 @@
+/* pool_kernels_tmpl.h -- the SIMD max-pooling row kernel, written once over the primitives
+ * that pool_kernels.c defines per ISA and dtype: T, V (values), I (indices), LANES and
+ * PK(load), PK(loadn), PK(even), PK(odd), PK(fix_v), PK(fix_i), PK(iset), PK(iadd),
+ * PK(lane_col), PK(update), PK(storen), PK(store_idxn), PK(upper_v), PK(upper_i),
+ * PK(upper_half); PK_ENTRY is the exported name.
+ *
+ * A lane is one output. The window is visited in torch's order (rows, then columns) and each
+ * element goes through PK(update): taken if greater than the running maximum or NaN. The index
+ * kept is the window offset h*W + k (a broadcast constant); the start column of each lane's
+ * window is added once at the end. Stride 2 loads two vectors of an input row and splits them
+ * into even and odd elements: window columns k and k + 1 come from the same two loads. When a
+ * row has at most LANES / 2 outputs (small late feature maps), the two loads come from two
+ * output rows instead and one vector computes both rows.                                     */
+
+/* The hardware prefetchers of the machine measured (AMD Zen 4 under KVM) fall behind on these
+ * row streams once the planes leave L2; fetching 4 KB ahead (a few input rows) made VGG's
+ * first pooling layer 1.5-2x faster. A prefetch never faults, so running past the plane is
+ * harmless; the address is formed in integers, not by pointer arithmetic beyond the array.  */
+#ifndef PK_PREFETCH_BYTES
+#define PK_PREFETCH_BYTES 4096
+#endif
+#define PK_PREFETCH(p) _mm_prefetch((const char *)((uintptr_t)(p) + PK_PREFETCH_BYTES), _MM_HINT_T0)
+
+/* one vector of input at src (plane offset off): whole while inside the plane, else only the
+ * `need` elements that are used (masked, so the end of the array is never read past) */
+PK_INLINE V PK(vec)(const T *src, int64_t off, int64_t plane_size, int64_t need)
+{
+    if (off + LANES <= plane_size) {
+        PK_PREFETCH(src);
+        return PK(load)(src);
+    }
+    return PK(loadn)(src, need);
+}
+
+PK_INLINE void PK(pair)(const T *src, int64_t off, int64_t plane_size, int64_t need, V *a, V *b)
+{
+    if (off + 2 * LANES <= plane_size) {
+        PK_PREFETCH(src);
+        PK_PREFETCH(src + LANES);
+        *a = PK(load)(src);
+        *b = PK(load)(src + LANES);
+    } else {
+        *a = PK(loadn)(src, need < LANES ? need : LANES);
+        *b = PK(loadn)(src + LANES, need > LANES ? need - LANES : 0);
+    }
+}
+
+/* window row h for m outputs whose windows start at column `start`; `first` starts the scan */
+PK_INLINE void PK(row)(const T *x, int64_t plane_size, int64_t W, int64_t h, int64_t start,
+                       int64_t m, int64_t kw, int64_t sw, int first, V *best, I *at)
+{
+    const int64_t base = h * W + start;
+    if (sw == 1) {
+        for (int64_t k = 0; k < kw; ++k) {
+            const V v = PK(vec)(x + base + k, base + k, plane_size, m);
+            const I e = PK(iset)(h * W + k);
+            if (first && k == 0) {
+                *best = v;
+                *at = e;
+            } else {
+                PK(update)(best, at, v, e);
+            }
+        }
+    } else {
+        for (int64_t k = 0; k < kw; k += 2) {
+            const int both = k + 1 < kw;
+            V a, b;
+            PK(pair)(x + base + k, base + k, plane_size, 2 * (m - 1) + 1 + both, &a, &b);
+            const V ev = PK(even)(a, b);
+            const I e = PK(iset)(h * W + k);
+            if (first && k == 0) {
+                *best = ev;
+                *at = e;
+            } else {
+                PK(update)(best, at, ev, e);
+            }
+            if (both) PK(update)(best, at, PK(odd)(a, b), PK(iset)(h * W + k + 1));
+        }
+    }
+}
+
+/* stride 2, nq <= LANES / 2: window row h of output row p in the lower half of the lanes and
+ * the same window row of output row p + 1 (dh rows further down) in the upper half */
+PK_INLINE void PK(row_two)(const T *x, int64_t plane_size, int64_t W, int64_t h, int64_t dh,
+                           int64_t start, int64_t nq, int64_t kw, int first, V *best, I *at)
+{
+    const int64_t base = h * W + start, base2 = base + dh * W;
+    for (int64_t k = 0; k < kw; k += 2) {
+        const int both = k + 1 < kw;
+        const int64_t need = 2 * (nq - 1) + 1 + both;
+        const V a = PK(vec)(x + base + k, base + k, plane_size, need);
+        const V b = PK(vec)(x + base2 + k, base2 + k, plane_size, need);
+        const V ev = PK(even)(a, b);
+        const I e = PK(iset)(h * W + k);
+        if (first && k == 0) {
+            *best = ev;
+            *at = e;
+        } else {
+            PK(update)(best, at, ev, e);
+        }
+        if (both) PK(update)(best, at, PK(odd)(a, b), PK(iset)(h * W + k + 1));
+    }
+}
+
+/* output rows [pa, pb), columns [q0, q0 + nq) of one plane; kw and sw are constants in the
+ * specialised instances below, so the window loops unroll */
+PK_INLINE void PK(rows)(const fc_pool_desc *d, const T *x, int64_t pa, int64_t pb, int64_t q0,
+                        int64_t nq, T *y, int64_t *idx, int64_t kw, int64_t sw)
+{
+    const int64_t W = d->W, plane_size = d->H * d->W, Q = d->Q, sh = d->stride_h;
+    const I lane_col = PK(lane_col)(sw);
+    /* two rows a vector: lane i of the upper half is output q0 + i - LANES/2 of the next row */
+    const int two = sw == 2 && 2 * nq <= LANES;
+    const I lane_col_two = PK(iadd)(lane_col, PK(upper_half)(sh * W - (LANES / 2) * sw));
+    for (int64_t p = pa; p < pb;) {
+        const int64_t top = p * sh - d->pad_h;
+        const int64_t h0 = top > 0 ? top : 0;
+        const int64_t h1 = top + d->kh < d->H ? top + d->kh : d->H;
+        T *yrow = y + p * Q + q0;
+        int64_t *irow = idx ? idx + p * Q + q0 : NULL;
+        const int64_t start = q0 * sw - d->pad_w;
+        if (two && p + 1 < pb && top >= 0 && top + sh + d->kh <= d->H) {
+            /* rows p and p + 1, both windows full height */
+            V best = PK(load)(x);    /* (overwritten by the first element) */
+            I at = PK(iset)(0);
+            PK(row_two)(x, plane_size, W, top, sh, start, nq, kw, 1, &best, &at);
+            for (int64_t h = top + 1; h < top + d->kh; ++h)
+                PK(row_two)(x, plane_size, W, h, sh, start, nq, kw, 0, &best, &at);
+            best = PK(fix_v)(best);
+            PK(storen)(yrow, best, nq);
+            PK(storen)(yrow + Q, PK(upper_v)(best), nq);
+            if (irow) {
+                at = PK(iadd)(PK(fix_i)(at), PK(iadd)(PK(iset)(start), lane_col_two));
+                PK(store_idxn)(irow, at, nq);
+                PK(store_idxn)(irow + Q, PK(upper_i)(at), nq);
+            }
+            p += 2;
+            continue;
+        }
+        for (int64_t j0 = 0; j0 < nq; j0 += LANES) {
+            const int64_t m = nq - j0 < LANES ? nq - j0 : LANES;
+            const int64_t st = start + j0 * sw;
+            V best = PK(load)(x);    /* (overwritten by the first element) */
+            I at = PK(iset)(0);
+            PK(row)(x, plane_size, W, h0, st, m, kw, sw, 1, &best, &at);
+            for (int64_t h = h0 + 1; h < h1; ++h) PK(row)(x, plane_size, W, h, st, m, kw, sw, 0, &best, &at);
+            PK(storen)(yrow + j0, sw == 2 ? PK(fix_v)(best) : best, m);
+            if (irow) {
+                at = PK(iadd)(sw == 2 ? PK(fix_i)(at) : at, PK(iadd)(PK(iset)(st), lane_col));
+                PK(store_idxn)(irow + j0, at, m);
+            }
+        }
+        p += 1;
+    }
+}
+
+int64_t PK_ENTRY FC_MAXPOOL_ROWS_ARGS(T)
+{
+    const int64_t kw = d->kw, sw = d->stride_w;
+    if (kw > 4096) return 0;   /* absurd windows: the portable loop is as good */
+    if (sw == 2 && kw == 2) PK(rows)(d, x, pa, pb, q0, nq, y, idx, 2, 2);        /* VGG */
+    else if (sw == 2 && kw == 3) PK(rows)(d, x, pa, pb, q0, nq, y, idx, 3, 2);   /* ResNet stem */
+    else if (sw == 1 && kw == 3) PK(rows)(d, x, pa, pb, q0, nq, y, idx, 3, 1);
+    else if (sw == 2) PK(rows)(d, x, pa, pb, q0, nq, y, idx, kw, 2);
+    else if (sw == 1) PK(rows)(d, x, pa, pb, q0, nq, y, idx, kw, 1);
+    else return 0;
+    return nq;
+}
