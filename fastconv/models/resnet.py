@@ -12,7 +12,10 @@ one ``self.relu`` module two or three times per forward; a module that remembers
 for backward cannot be called twice), ``self.relu`` stays registered so the module tree and
 its names are torchvision's.
 """
+import numpy as np
+
 from .. import nn
+from .._grad_mode import is_grad_enabled
 from ..nn import init
 from ._utils import backward_chain, relu_backward, relu_forward
 
@@ -49,7 +52,8 @@ class _Block(nn.Module):
                 out = relu_forward(out)
             relu_outputs.append(out if relu else None)
         identity = self.downsample(x) if self.downsample is not None else x
-        out = relu_forward(out + identity)
+        # without gradients nothing else holds the branch's fresh output: add in place
+        out = relu_forward(out + identity if is_grad_enabled() else np.add(out, identity, out=out))
         # the ReLU outputs are the next convolution's inputs, which it keeps anyway: no extra memory
         self._save_for_backward(relu_outputs, out)
         return out
