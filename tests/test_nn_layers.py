@@ -391,3 +391,20 @@ def test_backward_with_a_wrong_gradient_shape_raises(make, shape):
     y = m(randn(shape))
     with pytest.raises(TypeError, match="grad_out"):
         m.backward([[1.0]], need_input_grad=True)
+
+
+def test_conv2d_same_valid_padding_and_torch_only_arguments():
+    x = randn((1, 2, 7, 6), np.float32)
+    conv = nn.Conv2d(2, 3, (3, 5), padding="same")
+    assert conv.padding == (1, 2) and conv(x).shape == (1, 3, 7, 6)
+    assert "padding=same" in repr(conv)
+    assert nn.Conv2d(2, 3, 3, padding="valid")(x).shape == (1, 3, 5, 4)
+    with pytest.raises(ValueError, match="same"):
+        nn.Conv2d(2, 3, 2, padding="same")
+    with pytest.raises(ValueError, match="padding"):
+        nn.Conv2d(2, 3, 3, padding="full")
+    nn.Conv2d(2, 3, 3, dilation=1, groups=1, padding_mode="zeros")
+    with pytest.raises(ValueError, match="groups"):
+        nn.Conv2d(2, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="dilation"):
+        nn.Conv2d(2, 4, 3, dilation=2)

@@ -21,12 +21,30 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, *,
-                 algo="auto", dtype=np.float32):
+                 algo="auto", dtype=np.float32, dilation=1, groups=1, padding_mode="zeros"):
         super().__init__()
+        # accepted so torch-style calls run; the kernels implement only these values
+        if pair(dilation, "dilation") != (1, 1):
+            raise ValueError(f"dilation: only dilation=1 is supported, got {dilation!r}")
+        if groups != 1:
+            raise ValueError(f"groups: only groups=1 is supported, got {groups!r}")
+        if padding_mode != "zeros":
+            raise ValueError(f"padding_mode: only 'zeros' is supported, got {padding_mode!r}")
         self.in_channels = positive_int(in_channels, "in_channels")
         self.out_channels = positive_int(out_channels, "out_channels")
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride = pair(stride, "stride")
+        self._padding_arg = padding
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            # output size = input size: stride 1 and an odd kernel (even ones need uneven padding)
+            if self.stride != (1, 1) or self.kernel_size[0] % 2 == 0 or self.kernel_size[1] % 2 == 0:
+                raise ValueError("padding: 'same' needs stride 1 and an odd kernel_size, got "
+                                 f"kernel_size={self.kernel_size}, stride={self.stride}")
+            padding = (self.kernel_size[0] // 2, self.kernel_size[1] // 2)
+        elif isinstance(padding, str):
+            raise ValueError(f"padding: expected an int, a pair, 'same' or 'valid', got {padding!r}")
         self.padding = pair(padding, "padding", allow_zero=True)
         self.algo = algo
         dt = float_dtype(dtype)
@@ -70,7 +88,9 @@ class Conv2d(Module):
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
+        if isinstance(self._padding_arg, str):
+            s += f", padding={self._padding_arg}"
+        elif self.padding != (0, 0):
             s += f", padding={self.padding}"
         if self.bias is None:
             s += ", bias=False"
