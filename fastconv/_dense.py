@@ -13,7 +13,8 @@ from ._config import state
 __all__ = [
     "relu", "relu_backward", "linear", "linear_backward", "batch_norm", "batch_norm_backward",
     "dropout", "dropout_backward", "softmax", "softmax_backward", "log_softmax",
-    "log_softmax_backward", "cross_entropy", "cross_entropy_grad", "mse_loss", "mse_loss_grad",
+    "log_softmax_backward", "cross_entropy", "cross_entropy_grad", "cross_entropy_backward",
+    "mse_loss", "mse_loss_grad", "mse_loss_backward",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -460,3 +461,8 @@ def mse_loss_grad(input, target, reduction="mean", grad_output=1.0):
     scale = 2.0 * float(grad_output) / (d.size if reduction == "mean" and d.size else 1)
     d *= scale
     return d
+
+
+# the reference's names for the same gradients (fastconv.reference.cross_entropy_backward, ...)
+cross_entropy_backward = cross_entropy_grad
+mse_loss_backward = mse_loss_grad
