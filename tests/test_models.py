@@ -264,3 +264,17 @@ def test_summary_of_a_plain_sequential():
     assert [l.name for l in s.layers] == ["0", "1", "2", "3", "4"]
     assert s.layers[0].params == 1792 and s.layers[2].output_shape == (1, 64, 15, 15)
     assert s.layers[2].receptive_field == (4, 4)
+
+
+def test_summary_of_a_dense_network_and_unknown_layers():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(12, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 2),
+                        nn.Sigmoid())
+    s = models.summary(net, (3, 2, 2))
+    assert s.output_shape == (1, 2) and s.total_params == 12 * 5 + 5 + 10 + 5 * 2 + 2
+    assert s.layers[1].flops == 2 * 12 * 5
+
+    class Odd(nn.Module):
+        def forward(self, x):
+            return x
+    with pytest.raises(ValueError, match="cannot infer the output of 1 \\(Odd\\)"):
+        models.summary(nn.Sequential(nn.Conv2d(3, 4, 3), Odd()), 8)
