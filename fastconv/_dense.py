@@ -68,8 +68,11 @@ def _gemm(a, b, trans_a, trans_b, out, beta=0.0):
         else:
             out *= beta
         return out
-    _ext.gemm(state.isa, state.num_threads, trans_a, trans_b, np.ascontiguousarray(a),
-              np.ascontiguousarray(b), out, 1.0, beta)
+    # small products run on one thread, by functional's rule (imported here: it imports us)
+    from . import functional as F
+    nt = F._threads(2 * out.shape[0] * out.shape[1] * k, F.SMALL_FLOPS)
+    _ext.gemm(state.isa, nt, trans_a, trans_b, np.ascontiguousarray(a), np.ascontiguousarray(b),
+              out, 1.0, beta)
     return out
 
 
