@@ -69,9 +69,10 @@ def _to_numpy(value, key):
     """A state dict value as an ndarray: numpy arrays, Parameters, scalars, torch CPU tensors."""
     if isinstance(value, Parameter):
         return value.data
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
     try:
+        if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
+            value = value.detach().cpu()
+            value = value.numpy() if str(value.dtype) != "torch.bfloat16" else value.float().numpy()
         arr = np.asarray(value)
     except Exception as exc:  # noqa: BLE001 - report which key could not be read
         raise StateDictError(f"state_dict[{key!r}]: cannot be read as an array ({exc})") from None
