@@ -92,10 +92,11 @@ def _softmax_classes(scores):
     return e / e.sum(axis=1, keepdims=True)
 
 
-ScoreMap = namedtuple("ScoreMap", ["scores", "stride", "offset", "global_pool"])
+ScoreMap = namedtuple("ScoreMap", ["scores", "stride", "offset", "global_pool", "window"])
 ScoreMap.__doc__ = """A class-score map (N, classes, h, w) and where its values sit in the input:
 sample (i, j) is centred on pixel (offset[0] + stride[0] * i, offset[1] + stride[1] * j);
-global_pool is "avg" when the model's logits are the map's mean (ResNet), else None."""
+global_pool is "avg" when the model's logits are the map's mean (ResNet), else None; window is
+the (h, w) input window each sample classifies (None for ResNet)."""
 
 
 def score_map(model, x, *, shift_and_stitch=False):
@@ -114,7 +115,7 @@ def score_map(model, x, *, shift_and_stitch=False):
     x = x.astype(_model_dtype(fcn) or x.dtype, copy=False)
     with _EvalMode(fcn), no_grad():
         if not shift_and_stitch:
-            return ScoreMap(fcn(x), fcn.stride, fcn.offset, fcn.global_pool)
+            return ScoreMap(fcn(x), fcn.stride, fcn.offset, fcn.global_pool, fcn.window)
         (sy, sx), (H, W) = fcn.stride, x.shape[2:]
         first = fcn(x)
         out = np.zeros(first.shape[:2] + (sy * (first.shape[2] - 1) + 1, sx * (first.shape[3] - 1) + 1),
@@ -127,7 +128,7 @@ def score_map(model, x, *, shift_and_stitch=False):
                     continue
                 s = first if dy == dx == 0 else fcn(np.ascontiguousarray(x[:, :, dy:, dx:]))
                 out[:, :, dy::sy, dx::sx] = s[:, :, :rows, :cols]
-        return ScoreMap(out, (1, 1), fcn.offset, fcn.global_pool)
+        return ScoreMap(out, (1, 1), fcn.offset, fcn.global_pool, fcn.window)
 
 
 def class_activation_map(model, x, target=None, *, shift_and_stitch=False, return_target=False):
@@ -197,6 +198,8 @@ def cam_box(cam, threshold=0.2):
 def overlay(image, cam, path=None, *, alpha=0.5, scale=1, box=None, label=None, colormap="jet"):
     """Blend a heat map of ``cam`` (values in [0, 1], the image's size or any size: it is
     resampled) over ``image`` and write a PNG to ``path`` (when given). Returns the PIL image.
+    The blend weight grows with the map, from 0.3 * ``alpha`` where it is 0 to ``alpha`` where
+    it is 1.
 
     ``image``: a PIL image or an array (H, W), (H, W, 3), (C, H, W); ``scale``: enlarge the
     picture by this integer factor (pixels stay sharp, the heat map is resampled smoothly);
@@ -220,7 +223,9 @@ def overlay(image, cam, path=None, *, alpha=0.5, scale=1, box=None, label=None, 
     # each image pixel is a scale x scale block: its centre sits at scale*i + (scale-1)/2
     heat = im.resample_bilinear(np.clip(np.nan_to_num(cam), 0, 1), base.shape[:2],
                                 stride=(base.shape[0] / cam.shape[0], base.shape[1] / cam.shape[1]))
-    rgb = np.round((1 - alpha) * base + alpha * im.jet(heat)).astype(np.uint8)
+    # cold regions tint the picture lightly, hot ones strongly, so the image stays readable
+    a = alpha * (0.3 + 0.7 * heat)[..., None]
+    rgb = np.round((1 - a) * base + a * im.jet(heat)).astype(np.uint8)
     img = im.save_png(rgb, None)
     if box is not None or label is not None:
         draw = ImageDraw.Draw(img)
@@ -308,8 +313,8 @@ def activation_grid(model, x, layer, path=None, *, scale=None, ncols=None, max_c
 # ---- feature visualisation -----------------------------------------------------------------------
 
 def maximize_activation(model, layer, channel, *, size=None, steps=64, lr=0.05, jitter=1,
-                        blur_sigma=0.5, blur_every=4, decay=0.0, seed=0, init=None,
-                        return_history=False):
+                        blur_sigma=0.5, blur_every=4, decay=0.0, value_range=None, seed=0,
+                        init=None, return_history=False):
     """An input that strongly excites channel ``channel`` of ``layer`` (a feature map's mean, or
     one unit of a dense layer's output, e.g. a class score), by gradient ascent on
     the input (Erhan et al. 2009; Olah et al., "Feature Visualization", Distill 2017).
@@ -319,7 +324,9 @@ def maximize_activation(model, layer, channel, *, size=None, steps=64, lr=0.05, 
     mean of the channel's map to the input, undoes the shift and takes a step of ``lr`` along the
     gradient scaled to unit mean magnitude; every ``blur_every`` steps the image is blurred
     (Gaussian, ``blur_sigma`` pixels) to suppress high-frequency noise, and ``decay`` shrinks it
-    toward zero. The model's parameters get no gradient and its modes are restored.
+    toward zero; ``value_range=(lo, hi)`` clips the image to the range the network was trained
+    on (e.g. (0, 1) for the digits) after every step. The model's parameters get no gradient
+    and its modes are restored.
 
     ``size``: (H, W) of the image (default: the model's ``input_size``, else 224x224);
     ``init``: a starting image (C, H, W) instead of small random noise from ``seed``.
@@ -340,7 +347,10 @@ def maximize_activation(model, layer, channel, *, size=None, steps=64, lr=0.05, 
         if size is None:
             size = getattr(model, "input_size", None) or (224, 224)
         size = (size, size) if np.isscalar(size) else tuple(size)
-        x = (0.01 * rng.standard_normal((1, first.in_channels) + size)).astype(dtype)
+        x = 0.01 * rng.standard_normal((1, first.in_channels) + size)
+        if value_range is not None:  # small noise around the middle of the allowed range
+            x = np.clip(x + (value_range[0] + value_range[1]) / 2, *value_range)
+        x = x.astype(dtype)
     steps, jitter = int(steps), int(jitter)
     history = []
     with _EvalMode(model, freeze=True), enable_grad():
@@ -364,6 +374,8 @@ def maximize_activation(model, layer, channel, *, size=None, steps=64, lr=0.05, 
                 x *= 1.0 - decay
             if blur_every and (step + 1) % blur_every == 0:
                 x = im.gaussian_blur(x, blur_sigma)
+            if value_range is not None:
+                x = np.clip(x, value_range[0], value_range[1])
             x = x.astype(dtype, copy=False)
     return (x, history) if return_history else x
 

@@ -7,7 +7,9 @@ def register(subparsers):
         "localize", help="class activation map and bounding box of the top class of an image",
         description="Run a classifier fully convolutionally over an image, and write the class "
                     "activation map of the top class (or --target) blended over the image with "
-                    "its bounding box (threshold at 20%% of the maximum, largest region).")
+                    "its bounding box (threshold at 20%% of the maximum, largest region; for "
+                    "window classifiers such as VGG and simple_cnn the box is widened by half a "
+                    "window, since their map marks window centres).")
     p.add_argument("image", metavar="IMAGE", help="an image file (JPEG, PNG, ...)")
     p.add_argument("--arch", required=True,
                    help="model architecture, e.g. resnet18, resnet50, vgg16, simple_cnn")
@@ -115,6 +117,11 @@ def run(args):
         target = ranked[0]
     cam = viz.class_activation_map(model, x, target, shift_and_stitch=args.dense)[0]
     box = viz.cam_box(cam, args.threshold)
+    if box is not None and smap.window is not None:
+        # a window classifier's map marks window centres: the object spans the windows
+        (hy, hx), (H, W) = ((w - 1) / 2 for w in smap.window), cam.shape
+        box = (max(0, int(box[0] - hx)), max(0, int(box[1] - hy)),
+               min(W, int(np.ceil(box[2] + hx))), min(H, int(np.ceil(box[3] + hy))))
     scale = max(1, int(np.ceil(256 / min(picture.shape[:2]))))
     viz.overlay(picture, cam, args.output, box=box, label=name(target), scale=scale)
     where = "no box (flat map)" if box is None else "box x0={} y0={} x1={} y1={}".format(*box)
