@@ -19,6 +19,9 @@
 
 /* below this many multiply-adds a parallel region costs more than it saves */
 #define GEMM_MIN_FMA_PER_THREAD (1 << 19)
+#ifndef GEMM_PACK_A_MIN_N
+#define GEMM_PACK_A_MIN_N 256
+#endif
 
 static void gemm_get_kit(int isa, int is_double, fc_gemm_kit *kit)
 {
@@ -81,6 +84,27 @@ static const char *offset_of(const char *base, int trans, int64_t row, int64_t c
     return base + (trans ? col * ld + row : row * ld + col) * elem;
 }
 
+/* C[ic:+mcur, jc:+ncur] (+)= A[ic:+mcur, pc:+kcur] . packed B panel. A is packed first only
+ * when the panel is wide enough to repay it: each A sliver is read once per B sliver, and for
+ * a narrow panel (N = 49 pixels of a 7x7 layer) packing A would cost as much as the product. */
+static void gemm_a_block(const gemm_plan *p, int64_t ic, int64_t mcur, int64_t pc, int64_t kcur,
+                         int64_t jc, int64_t ncur, const char *bbuf, char *abuf, const void *beta)
+{
+    const fc_gemm_kit *kit = &p->kit;
+    const int64_t e = kit->elem;
+    const char *a = offset_of(p->A, p->trans_a, ic, pc, p->lda, e);
+    char *c = p->C + (ic * p->ldc + jc) * e;
+    if (!p->trans_a && ncur <= GEMM_PACK_A_MIN_N) {
+        /* rows of A are read in place: MR sequential streams the prefetcher follows (a
+         * transposed A would be read across rows, one cache line per k: packing wins there) */
+        kit->macro(mcur, ncur, kcur, p->alpha, a, p->lda, 1, kit->mr * p->lda, bbuf, beta, c,
+                   p->ldc);
+        return;
+    }
+    kit->pack_a(p->trans_a, mcur, kcur, a, p->lda, abuf);
+    kit->macro(mcur, ncur, kcur, p->alpha, abuf, 1, kit->mr, kit->mr * kcur, bbuf, beta, c, p->ldc);
+}
+
 /* rows [m0, m1) x columns [n0, n1) with private buffers: the whole loop nest, no barriers */
 static void gemm_block_private(const gemm_plan *p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                                char *bbuf, char *abuf)
@@ -99,10 +123,7 @@ static void gemm_block_private(const gemm_plan *p, int64_t m0, int64_t m1, int64
                         p->ldb, bbuf);
             for (int64_t ic = m0; ic < m1; ic += mc) {
                 const int64_t mcur = fc_min64(mc, m1 - ic);
-                kit->pack_a(p->trans_a, mcur, kcur, offset_of(p->A, p->trans_a, ic, pc, p->lda, e),
-                            p->lda, abuf);
-                kit->macro(mcur, ncur, kcur, p->alpha, abuf, bbuf, beta,
-                           p->C + (ic * p->ldc + jc) * e, p->ldc);
+                gemm_a_block(p, ic, mcur, pc, kcur, jc, ncur, bbuf, abuf, beta);
             }
         }
     }
@@ -135,10 +156,7 @@ static void gemm_rows_shared(const gemm_plan *p, int t, int nt, char *bbuf, char
 #pragma omp barrier
             for (int64_t ic = m0; ic < m1; ic += mc) {
                 const int64_t mcur = fc_min64(mc, m1 - ic);
-                kit->pack_a(p->trans_a, mcur, kcur, offset_of(p->A, p->trans_a, ic, pc, p->lda, e),
-                            p->lda, abuf);
-                kit->macro(mcur, ncur, kcur, p->alpha, abuf, bbuf, beta,
-                           p->C + (ic * p->ldc + jc) * e, p->ldc);
+                gemm_a_block(p, ic, mcur, pc, kcur, jc, ncur, bbuf, abuf, beta);
             }
 #pragma omp barrier   /* the panel is overwritten next */
         }

@@ -24,10 +24,13 @@ typedef struct fc_gemm_kit {
     void (*pack_a)(int trans, int64_t m, int64_t k, const void *A, int64_t lda, void *dst);
     /* pack op(B)[0:k, 0:n] likewise */
     void (*pack_b)(int trans, int64_t k, int64_t n, const void *B, int64_t ldb, void *dst);
-    /* C[0:m, 0:n] = alpha * Apacked . Bpacked + beta * C, with beta == 0 ignoring old C.
-     * alpha and beta point at one element of the kit's type. */
-    void (*macro)(int64_t m, int64_t n, int64_t k, const void *alpha, const void *pa,
-                  const void *pb, const void *beta, void *C, int64_t ldc);
+    /* C[0:m, 0:n] = alpha * A . Bpacked + beta * C, with beta == 0 ignoring old C. Element
+     * (i, kk) of A is a[i*a_rs + kk*a_cs] and its MR-row slivers start every a_ss elements:
+     * packed (1, MR, MR*k) or read in place from op(A). alpha and beta point at one element
+     * of the kit's type. */
+    void (*macro)(int64_t m, int64_t n, int64_t k, const void *alpha, const void *a,
+                  int64_t a_rs, int64_t a_cs, int64_t a_ss, const void *pb, const void *beta,
+                  void *C, int64_t ldc);
 } fc_gemm_kit;
 
 FC_DECLARE_ISA(void, fc_gemm_kit_f32, (fc_gemm_kit *kit));

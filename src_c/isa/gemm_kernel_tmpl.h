@@ -8,7 +8,8 @@
  *   GK_VT, GK_MT          vector and lane-mask types
  *   GK_LOAD, GK_STORE, GK_MLOAD, GK_MSTORE, GK_MASK(n)   (masked ops touch only the first n lanes)
  *   GK_FMA(a, b, c) = a*b + c, GK_MUL, GK_ADD, GK_SET1, GK_ZERO
- *   GK_FOR_TILES(X)       X(mv, nv) for every 1 <= mv <= MR, 1 <= nv <= NV
+ *   GK_FOR_TILES(X)       X(mv, nv, half) for every edge-tile shape (see the micro-kernel)
+ *   GK_HALF, GK_HVT, GK_HMT, GK_H*   optional half-width vector for narrow column tails
  *
  * Row-major C is vectorised along N: each accumulator holds VL consecutive columns of one row
  * of C, and each element of A is broadcast. Every C element is an independent dot product
@@ -37,28 +38,50 @@
 #endif
 #endif
 
-/* ---- micro-kernel: C[0:mv, 0:(nv-1)*VL + nlast] = alpha * a . b + beta * C ----------------- */
-GK_INLINE void GK(ukr)(const int mv, const int nv, int64_t kc, const GK_T *restrict a,
-                       const GK_T *restrict b, GK_T alpha, GK_T beta, GK_T *restrict C,
-                       int64_t ldc, int nlast)
+/* ---- micro-kernel ---------------------------------------------------------------------------
+ * C[0:mv, 0:w] = alpha * a . b + beta * C for an MR x NR packed pair, where the w columns are nv
+ * full vectors, then (half == 1, only where GK_HALF is defined) one half-width vector; the last
+ * piece has nlast lanes (masked when fewer than its width). Half vectors exist because on
+ * Zen 4 a 256-bit FMA costs half a 512-bit one: a narrow column tail (N = 49 = 3*16 + 1) runs
+ * at half the cost of a masked full vector.                                                  */
+#ifdef GK_HALF
+#define GK_HVL (GK_VL / 2)
+#endif
+
+GK_INLINE void GK(ukr)(const int mv, const int nv, const int half, int64_t kc,
+                       const GK_T *restrict a, int64_t a_rs, int64_t a_cs,
+                       const GK_T *restrict b, GK_T alpha, GK_T beta,
+                       GK_T *restrict C, int64_t ldc, int nlast)
 {
     GK_VT acc[GK_MR][GK_NV];
+#ifdef GK_HALF
+    GK_HVT hacc[GK_MR];
+#endif
     GK_UNROLL for (int i = 0; i < mv; ++i) {
         GK_UNROLL for (int v = 0; v < nv; ++v) acc[i][v] = GK_ZERO();
+#ifdef GK_HALF
+        if (half) hacc[i] = GK_HZERO();
+#endif
     }
     for (int64_t k = 0; k < kc; ++k) {
         GK_VT bv[GK_NV];
         GK_UNROLL for (int v = 0; v < nv; ++v) bv[v] = GK_LOAD(b + v * GK_VL);
+#ifdef GK_HALF
+        const GK_HVT hb = half ? GK_HLOAD(b + nv * GK_VL) : GK_HZERO();
+#endif
         GK_UNROLL for (int i = 0; i < mv; ++i) {
-            const GK_VT ai = GK_SET1(a[i]);
+            const GK_VT ai = GK_SET1(a[i * a_rs]);
             GK_UNROLL for (int v = 0; v < nv; ++v) acc[i][v] = GK_FMA(ai, bv[v], acc[i][v]);
+#ifdef GK_HALF
+            if (half) hacc[i] = GK_HFMA(GK_HSET1(a[i * a_rs]), hb, hacc[i]);
+#endif
         }
-        a += GK_MR;
+        a += a_cs;
         b += GK_NR;
     }
     /* epilogue: the branches are uniform over the call, so they predict perfectly */
-    const GK_MT mask = GK_MASK(nlast);
-    const int partial = nlast < GK_VL;
+    const int partial = half ? 0 : nlast < GK_VL;   /* masked last full vector */
+    const GK_MT mask = GK_MASK(partial ? nlast : GK_VL);
     const GK_VT va = GK_SET1(alpha), vb = GK_SET1(beta);
     GK_UNROLL for (int i = 0; i < mv; ++i) {
         GK_T *c = C + i * ldc;
@@ -73,45 +96,76 @@ GK_INLINE void GK(ukr)(const int mv, const int nv, int64_t kc, const GK_T *restr
             if (masked) GK_MSTORE(c + v * GK_VL, mask, r);
             else GK_STORE(c + v * GK_VL, r);
         }
+#ifdef GK_HALF
+        if (half) {   /* same operations as above at half width, always masked */
+            const GK_HMT hmask = GK_HMASK(nlast);
+            GK_T *ch = c + nv * GK_VL;
+            GK_HVT r = hacc[i];
+            if (alpha != (GK_T)1) r = GK_HMUL(GK_HSET1(alpha), r);
+            if (beta != (GK_T)0) {
+                const GK_HVT old = GK_HMLOAD(ch, hmask);
+                r = beta == (GK_T)1 ? GK_HADD(old, r) : GK_HFMA(GK_HSET1(beta), old, r);
+            }
+            GK_HMSTORE(ch, hmask, r);
+        }
+#endif
     }
     (void)mask;
     (void)vb;
+    (void)half;
 }
 
-/* an edge tile: pick the specialised kernel for (mv, nv) */
-static void GK(edge_tile)(int mv, int nv, int64_t kc, const GK_T *a, const GK_T *b, GK_T alpha,
-                          GK_T beta, GK_T *C, int64_t ldc, int nlast)
+/* an edge tile: pick the kernel specialised for (mv, nv, half) */
+static void GK(edge_tile)(int mv, int nv, int half, int64_t kc, const GK_T *a, int64_t a_rs,
+                          int64_t a_cs, const GK_T *b, GK_T alpha, GK_T beta, GK_T *C,
+                          int64_t ldc, int nlast)
 {
-    switch (mv * 16 + nv) {
-#define GK_CASE(m_, n_) \
-    case (m_) * 16 + (n_): GK(ukr)(m_, n_, kc, a, b, alpha, beta, C, ldc, nlast); break;
+    switch ((mv * 16 + nv) * 2 + half) {
+#define GK_CASE(m_, n_, h_)                                                                  \
+    case ((m_) * 16 + (n_)) * 2 + (h_):                                                      \
+        GK(ukr)(m_, n_, h_, kc, a, a_rs, a_cs, b, alpha, beta, C, ldc, nlast);               \
+        break;
         GK_FOR_TILES(GK_CASE)
 #undef GK_CASE
     default: break;
     }
 }
 
-/* ---- macro-kernel: C[0:m, 0:n] over a packed A block and a packed B panel ------------------- */
-static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const void *pa_,
-                      const void *pb_, const void *beta_, void *C_, int64_t ldc)
+/* ---- macro-kernel: C[0:m, 0:n] over an A block and a packed B panel -------------------------
+ * Element (i, kk) of the A block is a[i*a_rs + kk*a_cs], sliver s (rows s*MR..) starts at
+ * a + s*a_ss: a packed block has a_rs = 1, a_cs = MR, a_ss = MR*k (that case gets code with
+ * constant strides); an unpacked row-major A has a_rs = lda, a_cs = 1 (transposed: 1, lda).  */
+static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const void *a_,
+                      int64_t a_rs, int64_t a_cs, int64_t a_ss, const void *pb_,
+                      const void *beta_, void *C_, int64_t ldc)
 {
     const GK_T alpha = *(const GK_T *)alpha_, beta = *(const GK_T *)beta_;
-    const GK_T *pa = (const GK_T *)pa_, *pb = (const GK_T *)pb_;
+    const GK_T *pa = (const GK_T *)a_, *pb = (const GK_T *)pb_;
     GK_T *C = (GK_T *)C_;
+    const int packed = a_rs == 1 && a_cs == GK_MR;
     /* B sliver outer, A slivers inner: one B sliver (k x NR) is reused over the A block */
     for (int64_t j0 = 0; j0 < n; j0 += GK_NR) {
         const int nn = (int)fc_min64(GK_NR, n - j0);
-        const int nv = (nn + GK_VL - 1) / GK_VL;
-        const int nlast = nn - (nv - 1) * GK_VL;
+        const int rem = nn % GK_VL;
+        int nv = nn / GK_VL, half = 0, nlast = GK_VL;
+        if (rem) {
+#ifdef GK_HALF
+            half = rem <= GK_HVL;
+#endif
+            nv += !half;
+            nlast = rem;
+        }
         const GK_T *b = pb + (j0 / GK_NR) * k * GK_NR;
         for (int64_t i0 = 0; i0 < m; i0 += GK_MR) {
             const int mm = (int)fc_min64(GK_MR, m - i0);
-            const GK_T *a = pa + (i0 / GK_MR) * k * GK_MR;
+            const GK_T *a = pa + (i0 / GK_MR) * a_ss;
             GK_T *c = C + i0 * ldc + j0;
-            if (mm == GK_MR && nn == GK_NR)
-                GK(ukr)(GK_MR, GK_NV, k, a, b, alpha, beta, c, ldc, GK_VL);
-            else
-                GK(edge_tile)(mm, nv, k, a, b, alpha, beta, c, ldc, nlast);
+            if (mm == GK_MR && nn == GK_NR) {
+                if (packed) GK(ukr)(GK_MR, GK_NV, 0, k, a, 1, GK_MR, b, alpha, beta, c, ldc, GK_VL);
+                else GK(ukr)(GK_MR, GK_NV, 0, k, a, a_rs, a_cs, b, alpha, beta, c, ldc, GK_VL);
+            } else {
+                GK(edge_tile)(mm, nv, half, k, a, a_rs, a_cs, b, alpha, beta, c, ldc, nlast);
+            }
         }
     }
 }
@@ -134,9 +188,8 @@ static void GK(pack_a)(int trans, int64_t m, int64_t k, const void *A_, int64_t 
         for (int64_t kk = 0; kk < k; ++kk) {
             const GK_T *src = A + kk * lda;
             GK_T *d = dst + kk * GK_MR;
-            for (int64_t s = 0; s < mfull; ++s, src += GK_MR, d += GK_MR * k) {
-                for (int i = 0; i < GK_MR; ++i) d[i] = src[i];
-            }
+            for (int64_t s = 0; s < mfull; ++s, src += GK_MR, d += GK_MR * k)
+                memcpy(d, src, sizeof(GK_T) * GK_MR);   /* constant size: vector moves */
             if (mtail) {
                 for (int i = 0; i < mtail; ++i) d[i] = src[i];
                 for (int i = (int)mtail; i < GK_MR; ++i) d[i] = (GK_T)0;
@@ -150,8 +203,8 @@ static void GK(pack_a)(int trans, int64_t m, int64_t k, const void *A_, int64_t 
         for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
             const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
             for (int i = 0; i < mm; ++i) {
-                const GK_T *src = A + (i0 + i) * lda + k0;
-                GK_T *d = dst + k0 * GK_MR + i;
+                const GK_T *restrict src = A + (i0 + i) * lda + k0;
+                GK_T *restrict d = dst + k0 * GK_MR + i;
                 for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_MR] = src[kk];
             }
             for (int i = mm; i < GK_MR; ++i) {
@@ -173,9 +226,8 @@ static void GK(pack_b)(int trans, int64_t k, int64_t n, const void *B_, int64_t 
         for (int64_t kk = 0; kk < k; ++kk) {
             const GK_T *src = B + kk * ldb;
             GK_T *d = dst + kk * GK_NR;
-            for (int64_t s = 0; s < nfull; ++s, src += GK_NR, d += GK_NR * k) {
-                for (int j = 0; j < GK_NR; ++j) d[j] = src[j];
-            }
+            for (int64_t s = 0; s < nfull; ++s, src += GK_NR, d += GK_NR * k)
+                memcpy(d, src, sizeof(GK_T) * GK_NR);
             if (ntail) {
                 for (int j = 0; j < ntail; ++j) d[j] = src[j];
                 for (int j = (int)ntail; j < GK_NR; ++j) d[j] = (GK_T)0;
@@ -189,8 +241,8 @@ static void GK(pack_b)(int trans, int64_t k, int64_t n, const void *B_, int64_t 
         for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
             const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
             for (int j = 0; j < nn; ++j) {
-                const GK_T *src = B + (j0 + j) * ldb + k0;
-                GK_T *d = dst + k0 * GK_NR + j;
+                const GK_T *restrict src = B + (j0 + j) * ldb + k0;
+                GK_T *restrict d = dst + k0 * GK_NR + j;
                 for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_NR] = src[kk];
             }
             for (int j = nn; j < GK_NR; ++j) {
@@ -236,3 +288,16 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
 #undef GK_ZERO
 #undef GK_FOR_TILES
 #undef GK_NR
+#undef GK_HALF
+#undef GK_HVL
+#undef GK_HVT
+#undef GK_HMT
+#undef GK_HLOAD
+#undef GK_HMLOAD
+#undef GK_HMSTORE
+#undef GK_HMASK
+#undef GK_HFMA
+#undef GK_HMUL
+#undef GK_HADD
+#undef GK_HSET1
+#undef GK_HZERO

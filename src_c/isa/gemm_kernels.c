@@ -8,6 +8,8 @@
  *   portable: 4 x 8 of plain C scalars (the compiler may still use SSE2 for it)
  * Cache blocks for AMD Zen 4 (L1d 32 KB, L2 1 MB per core): a KC x NR sliver of B streams from
  * L2 for every A sliver, an MC x KC block of A stays in L2, the KC x NC panel of B in L3.    */
+#include <string.h>
+
 #include "isa.h"
 #include "../gemm_internal.h"
 
@@ -15,10 +17,11 @@
 #include <immintrin.h>
 #endif
 
-/* X(mv, nv) over every edge-tile shape */
-#define GK_MV4(X, nv) X(1, nv) X(2, nv) X(3, nv) X(4, nv)
-#define GK_MV6(X, nv) GK_MV4(X, nv) X(5, nv) X(6, nv)
-#define GK_MV12(X, nv) GK_MV6(X, nv) X(7, nv) X(8, nv) X(9, nv) X(10, nv) X(11, nv) X(12, nv)
+/* X(mv, nv, half) over every edge-tile shape: mv rows, nv full vectors, half-width tail or not */
+#define GK_MV4(X, nv, h) X(1, nv, h) X(2, nv, h) X(3, nv, h) X(4, nv, h)
+#define GK_MV6(X, nv, h) GK_MV4(X, nv, h) X(5, nv, h) X(6, nv, h)
+#define GK_MV12(X, nv, h) GK_MV6(X, nv, h) X(7, nv, h) X(8, nv, h) X(9, nv, h) X(10, nv, h) \
+    X(11, nv, h) X(12, nv, h)
 
 /* ================================ float ================================================== */
 #define GK_T float
@@ -42,7 +45,19 @@
 #define GK_ADD(a, b) _mm512_add_ps(a, b)
 #define GK_SET1(x) _mm512_set1_ps(x)
 #define GK_ZERO() _mm512_setzero_ps()
-#define GK_FOR_TILES(X) GK_MV12(X, 1) GK_MV12(X, 2)
+#define GK_HALF 1
+#define GK_HVT __m256
+#define GK_HMT __mmask8
+#define GK_HLOAD(p) _mm256_loadu_ps(p)
+#define GK_HMLOAD(p, m) _mm256_maskz_loadu_ps(m, p)
+#define GK_HMSTORE(p, m, v) _mm256_mask_storeu_ps(p, m, v)
+#define GK_HMASK(n) ((__mmask8)((1u << (n)) - 1u))
+#define GK_HFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define GK_HMUL(a, b) _mm256_mul_ps(a, b)
+#define GK_HADD(a, b) _mm256_add_ps(a, b)
+#define GK_HSET1(x) _mm256_set1_ps(x)
+#define GK_HZERO() _mm256_setzero_ps()
+#define GK_FOR_TILES(X) GK_MV12(X, 1, 0) GK_MV12(X, 2, 0) GK_MV12(X, 0, 1) GK_MV12(X, 1, 1)
 #elif FC_ISA_LEVEL == 1
 #define GK_MR 6
 #define GK_NV 2
@@ -62,7 +77,7 @@
 #define GK_ADD(a, b) _mm256_add_ps(a, b)
 #define GK_SET1(x) _mm256_set1_ps(x)
 #define GK_ZERO() _mm256_setzero_ps()
-#define GK_FOR_TILES(X) GK_MV6(X, 1) GK_MV6(X, 2)
+#define GK_FOR_TILES(X) GK_MV6(X, 1, 0) GK_MV6(X, 2, 0)
 #else
 #define GK_MR 4
 #define GK_NV 8
@@ -82,8 +97,8 @@
 #define GK_ADD(a, b) ((a) + (b))
 #define GK_SET1(x) (x)
 #define GK_ZERO() 0.0f
-#define GK_FOR_TILES(X) GK_MV4(X, 1) GK_MV4(X, 2) GK_MV4(X, 3) GK_MV4(X, 4) \
-    GK_MV4(X, 5) GK_MV4(X, 6) GK_MV4(X, 7) GK_MV4(X, 8)
+#define GK_FOR_TILES(X) GK_MV4(X, 1, 0) GK_MV4(X, 2, 0) GK_MV4(X, 3, 0) GK_MV4(X, 4, 0) \
+    GK_MV4(X, 5, 0) GK_MV4(X, 6, 0) GK_MV4(X, 7, 0) GK_MV4(X, 8, 0)
 #endif
 #include "gemm_kernel_tmpl.h"
 
@@ -109,7 +124,19 @@
 #define GK_ADD(a, b) _mm512_add_pd(a, b)
 #define GK_SET1(x) _mm512_set1_pd(x)
 #define GK_ZERO() _mm512_setzero_pd()
-#define GK_FOR_TILES(X) GK_MV12(X, 1) GK_MV12(X, 2)
+#define GK_HALF 1
+#define GK_HVT __m256d
+#define GK_HMT __mmask8
+#define GK_HLOAD(p) _mm256_loadu_pd(p)
+#define GK_HMLOAD(p, m) _mm256_maskz_loadu_pd(m, p)
+#define GK_HMSTORE(p, m, v) _mm256_mask_storeu_pd(p, m, v)
+#define GK_HMASK(n) ((__mmask8)((1u << (n)) - 1u))
+#define GK_HFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define GK_HMUL(a, b) _mm256_mul_pd(a, b)
+#define GK_HADD(a, b) _mm256_add_pd(a, b)
+#define GK_HSET1(x) _mm256_set1_pd(x)
+#define GK_HZERO() _mm256_setzero_pd()
+#define GK_FOR_TILES(X) GK_MV12(X, 1, 0) GK_MV12(X, 2, 0) GK_MV12(X, 0, 1) GK_MV12(X, 1, 1)
 #elif FC_ISA_LEVEL == 1
 #define GK_MR 6
 #define GK_NV 2
@@ -129,7 +156,7 @@
 #define GK_ADD(a, b) _mm256_add_pd(a, b)
 #define GK_SET1(x) _mm256_set1_pd(x)
 #define GK_ZERO() _mm256_setzero_pd()
-#define GK_FOR_TILES(X) GK_MV6(X, 1) GK_MV6(X, 2)
+#define GK_FOR_TILES(X) GK_MV6(X, 1, 0) GK_MV6(X, 2, 0)
 #else
 #define GK_MR 4
 #define GK_NV 8
@@ -149,8 +176,8 @@
 #define GK_ADD(a, b) ((a) + (b))
 #define GK_SET1(x) (x)
 #define GK_ZERO() 0.0
-#define GK_FOR_TILES(X) GK_MV4(X, 1) GK_MV4(X, 2) GK_MV4(X, 3) GK_MV4(X, 4) \
-    GK_MV4(X, 5) GK_MV4(X, 6) GK_MV4(X, 7) GK_MV4(X, 8)
+#define GK_FOR_TILES(X) GK_MV4(X, 1, 0) GK_MV4(X, 2, 0) GK_MV4(X, 3, 0) GK_MV4(X, 4, 0) \
+    GK_MV4(X, 5, 0) GK_MV4(X, 6, 0) GK_MV4(X, 7, 0) GK_MV4(X, 8, 0)
 #endif
 #include "gemm_kernel_tmpl.h"
 
