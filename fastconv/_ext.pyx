@@ -37,6 +37,8 @@ cdef extern from "fastconv.h" nogil:
     int fc_conv2d_forward_im2col_f64(const fc_ctx*, const fc_conv_desc*, const double*, const double*, const double*, int, double*)
     int fc_conv2d_forward_1x1_f32(const fc_ctx*, const fc_conv_desc*, const float*, const float*, const float*, int, float*)
     int fc_conv2d_forward_1x1_f64(const fc_ctx*, const fc_conv_desc*, const double*, const double*, const double*, int, double*)
+    int fc_conv2d_forward_winograd_f32(const fc_ctx*, const fc_conv_desc*, const float*, const float*, const float*, int, float*)
+    int fc_conv2d_forward_winograd_f64(const fc_ctx*, const fc_conv_desc*, const double*, const double*, const double*, int, double*)
 
     int fc_conv2d_grad_input_direct_f32(const fc_ctx*, const fc_conv_desc*, const float*, const float*, float*)
     int fc_conv2d_grad_input_direct_f64(const fc_ctx*, const fc_conv_desc*, const double*, const double*, double*)
@@ -146,13 +148,16 @@ cdef inline real *mptr(real[::1] a) noexcept nogil:
     return &a[0] if a.shape[0] > 0 else NULL
 
 
+_FORWARD_ALGOS = {"direct": 0, "im2col": 1, "1x1": 2, "winograd": 3}
+
+
 def conv2d_forward(str algo, int isa, int nthreads, tuple desc, const real[::1] x,
                    const real[::1] w, const real[::1] bias, bint has_bias, bint relu, real[::1] y):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_conv_desc d = conv_desc(desc)
     cdef int flags = 1 if relu else 0
     cdef int status = FC_EINVAL
-    cdef int which = 0 if algo == "direct" else (1 if algo == "im2col" else (2 if algo == "1x1" else -1))
+    cdef int which = _FORWARD_ALGOS.get(algo, -1)
     cdef const real *pb = cptr(bias) if has_bias else NULL
     if which < 0:
         raise ValueError(f"unknown algo {algo!r}")
@@ -162,15 +167,19 @@ def conv2d_forward(str algo, int isa, int nthreads, tuple desc, const real[::1] 
                 status = fc_conv2d_forward_direct_f32(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
             elif which == 1:
                 status = fc_conv2d_forward_im2col_f32(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
-            else:
+            elif which == 2:
                 status = fc_conv2d_forward_1x1_f32(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+            else:
+                status = fc_conv2d_forward_winograd_f32(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
         else:
             if which == 0:
                 status = fc_conv2d_forward_direct_f64(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
             elif which == 1:
                 status = fc_conv2d_forward_im2col_f64(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
-            else:
+            elif which == 2:
                 status = fc_conv2d_forward_1x1_f64(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+            else:
+                status = fc_conv2d_forward_winograd_f64(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
     check(status)
 
 

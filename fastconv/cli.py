@@ -30,6 +30,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # output piped into a reader that stopped early (`fastconv summary vgg16 | head`): not an error
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, FileNotFoundError, OSError) as exc:
         # user-facing errors: one clear line, no traceback
         print(f"fastconv {args.command}: error: {exc}", file=sys.stderr)

@@ -21,7 +21,7 @@ from ._validate import (
 from ._dense import *  # noqa: E402,F401,F403  relu, linear, batch_norm, losses ... (fastconv/_dense.py)
 from ._dense import __all__ as _dense_all
 
-CONV_ALGOS = ("auto", "direct", "im2col", "1x1")
+CONV_ALGOS = ("auto", "direct", "im2col", "1x1", "winograd")
 
 # Below these amounts of work a call runs on one thread: waking the OpenMP team costs more than
 # it saves, and on a busy machine spinning threads steal the core the work needs.
@@ -92,6 +92,11 @@ def _resolve_algo(algo, desc):
         if (R, S, sh, sw, ph, pw) != (1, 1, 1, 1, 0, 0):
             raise ValueError(f"algo='1x1' needs a 1x1 kernel with stride 1 and padding 0, got kernel {R}x{S}, "
                              f"stride {(sh, sw)}, padding {(ph, pw)}")
+    if algo == "winograd":
+        R, S, sh, sw = desc[5], desc[6], desc[7], desc[8]
+        if (R, S, sh, sw) != (3, 3, 1, 1):
+            raise ValueError(f"algo='winograd' needs a 3x3 kernel with stride 1, got kernel {R}x{S}, "
+                             f"stride {(sh, sw)}")
     return algo
 
 
@@ -103,7 +108,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, *, algo="auto", relu=False
     """2-D convolution (cross-correlation, as torch): x (N,C,H,W), weight (K,C,R,S), bias (K,) -> (N,K,P,Q).
 
     ``stride`` and ``padding`` take an int or an (h, w) pair. ``algo`` is "auto", "direct",
-    "im2col" or "1x1" (1x1 kernels, stride 1, no padding only). ``relu=True`` applies max(y, 0)
+    "im2col", "1x1" (1x1 kernels, stride 1, no padding only) or "winograd" (3x3, stride 1 only). ``relu=True`` applies max(y, 0)
     in the kernel's epilogue.
     """
     x = float_array(x, "x", 4)
@@ -144,6 +149,8 @@ def conv2d_backward(grad_y, x, weight, stride=1, padding=0, *, algo="auto", need
     if grad_y.shape != (N, K, P, Q):
         raise ValueError(f"grad_y must have the output's shape {(N, K, P, Q)}, got {grad_y.shape}")
     algo = _resolve_algo(algo, desc)
+    if algo == "winograd":  # Winograd is a forward algorithm; its gradients are im2col's
+        algo = "im2col"
     gy = _flat(contiguous(grad_y))
     isa, nt = state.isa, _threads(_conv_flops(desc), SMALL_FLOPS)
     grad_x = grad_w = grad_b = None
