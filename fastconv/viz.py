@@ -116,7 +116,7 @@ def score_map(model, x, *, shift_and_stitch=False):
     with _EvalMode(fcn), no_grad():
         if not shift_and_stitch:
             return ScoreMap(fcn(x), fcn.stride, fcn.offset, fcn.global_pool, fcn.window)
-        (sy, sx), (H, W) = fcn.stride, x.shape[2:]
+        sy, sx = fcn.stride
         first = fcn(x)
         out = np.zeros(first.shape[:2] + (sy * (first.shape[2] - 1) + 1, sx * (first.shape[3] - 1) + 1),
                        first.dtype)

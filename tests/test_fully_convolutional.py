@@ -7,7 +7,6 @@ VGG is tested with its real structure (VGG class, make_layers, 7x7 adaptive pool
 layers) at reduced widths, so a 224x224 forward takes milliseconds (building a real VGG alone
 allocates and initialises 133 M parameters).
 """
-from collections import OrderedDict
 import copy
 
 import numpy as np
@@ -212,6 +211,13 @@ def test_backward_through_the_map_matches_the_original():
     for conv, name in [(fcn.classifier[0], "classifier.0"), (fcn.classifier[2], "classifier.2")]:
         assert_close(conv.weight.grad.reshape(grads[name + ".weight"].shape), grads[name + ".weight"], rtol=1e-10)
     assert_close(model.features[0].weight.grad, grads["features.0.weight"], rtol=1e-10)
+
+
+def test_exported_by_models():
+    assert models.fully_convolutional is fully_convolutional
+    fcn = models.fully_convolutional(models.simple_cnn())
+    assert isinstance(fcn, FullyConvolutional)
+    assert fcn[0] is fcn.features and list(fcn[1:]) == [fcn.classifier]
 
 
 def test_unsupported_models():

@@ -79,9 +79,26 @@ def _datasets(args, transform):
     return tr, va, train.classes
 
 
+def _train(args, model, train_set, val_loader, progress):
+    from .. import finetune, nn, optim, train
+    from ..data import DataLoader
+    if args.no_cache:
+        # fit() trains in train mode, where BatchNorm needs batches of more than one image
+        loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
+                            drop_last=len(train_set) > args.batch_size)
+        opt = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr,
+                        momentum=args.momentum)
+        return train.fit(model, loader, nn.CrossEntropyLoss(), opt, args.epochs,
+                         val_loader=val_loader, progress=progress)
+    # features once (in order, no augmentation), then the head trains on them
+    loader = DataLoader(train_set, batch_size=args.batch_size)
+    return finetune.train_head_cached(model, loader, args.epochs, val_loader=val_loader, lr=args.lr,
+                                      momentum=args.momentum, seed=args.seed, progress=progress)
+
+
 def run(args):
     import fastconv
-    from .. import finetune, io, nn, optim, train
+    from .. import finetune, io, train
     from .._atomic import atomic_write_bytes
     from ..data import DataLoader
 
@@ -100,20 +117,11 @@ def run(args):
     print(finetune.parameter_report(model))
 
     val_loader = DataLoader(val_set, batch_size=args.batch_size) if val_set is not None else None
-    if args.no_cache:
-        # fit() trains in train mode, where BatchNorm needs batches of more than one image
-        loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed,
-                            drop_last=len(train_set) > args.batch_size)
-        opt = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr,
-                        momentum=args.momentum)
-        history = train.fit(model, loader, nn.CrossEntropyLoss(), opt, args.epochs,
-                            val_loader=val_loader, progress=progress)
-    else:
-        # features once (in order, no augmentation), then the head trains on them
-        loader = DataLoader(train_set, batch_size=args.batch_size)
-        history = finetune.train_head_cached(model, loader, args.epochs, val_loader=val_loader,
-                                             lr=args.lr, momentum=args.momentum, seed=args.seed,
-                                             progress=progress)
+    try:
+        history = _train(args, model, train_set, val_loader, progress)
+    except train.NonFiniteLossError as e:
+        # a user-facing failure (the CLI prints ValueErrors as one line), not a crash
+        raise ValueError(f"training diverged: {e}") from e
 
     out = args.output
     checkpoint = args.checkpoint or (os.path.splitext(out)[0] + ".ckpt.npz")

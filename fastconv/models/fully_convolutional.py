@@ -59,6 +59,11 @@ class FullyConvolutional(nn.Sequential):
         self.global_pool = global_pool
         self._min_features = tuple(min_features)
 
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):  # a slice is a plain chain, without the geometry
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return super().__getitem__(idx)
+
     def forward(self, x):
         feats = self.features(x)
         mh, mw = self._min_features
