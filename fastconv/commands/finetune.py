@@ -111,8 +111,8 @@ def run(args):
         raise ValueError(f"{args.data_dir}: found {len(classes)} class folder(s); need at least 2")
     finetune.replace_head(model, len(classes))
     finetune.freeze_trunk(model, keep=args.train_layers)
-    print(f"{args.arch} on {len(train_set)} training images"
-          + (f", {len(val_set)} validation images" if val_set is not None else "")
+    print(f"{args.arch} on {len(train_set):,} training images"
+          + (f", {len(val_set):,} validation images" if val_set is not None else "")
           + f", {len(classes)} classes: {', '.join(classes)}")
     print(finetune.parameter_report(model))
 
