@@ -38,6 +38,7 @@ from .train import evaluate, fit
 
 __all__ = ["CLASSES", "BACKGROUND", "Placement", "Detection", "shift_image", "training_set",
            "context_crops", "CentreCell", "make_scene", "dense_scores", "find_digits", "match",
+           "evaluate_scenes",
            "train_digit_model", "run"]
 
 CLASSES = tuple(str(d) for d in range(10)) + ("background",)
@@ -346,7 +347,17 @@ def _draw_detections(scene, pairs, missed, false, path):
     return im.save_png(img, path)
 
 
-def _summary(report, placements, pairs, missed, false, timings, files, seed, scene_size):
+def evaluate_scenes(fcn, x, y, rng, n_scenes, n_digits=6, size=(64, 96)):
+    """Scan ``n_scenes`` random scenes; returns (digits placed, found, false detections)."""
+    placed = found = false = 0
+    for _ in range(n_scenes):
+        scene, placements = make_scene(x, y, rng, n_digits, size)
+        pairs, _, wrong = match(find_digits(dense_scores(fcn, scene)), placements)
+        placed, found, false = placed + len(placements), found + len(pairs), false + len(wrong)
+    return placed, found, false
+
+
+def _summary(report, placements, pairs, missed, false, timings, files, seed, scene_size, more):
     pct = lambda v: f"{100 * v:.1f}%"  # noqa: E731
     lines = [
         f"fastconv demo (seed {seed})",
@@ -369,13 +380,16 @@ def _summary(report, placements, pairs, missed, false, timings, files, seed, sce
         lines.append(f"  digit {p.label} at x={p.left:2d} y={p.top:2d}: missed")
     for d in false:
         lines.append(f"  false detection: {d.label} at x={d.left}, y={d.top} (p(digit) {d.score:.2f})")
+    if more[0]:
+        lines.append(f"{more[0] // len(placements)} more random scenes: found {more[1]} of {more[0]} "
+                     f"digits ({pct(more[1] / more[0])}), {more[2]} false detection(s)")
     lines += ["", "timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()),
               "files: " + ", ".join(files), ""]
     return "\n".join(lines)
 
 
 def run(out_dir, *, epochs=20, scene_epochs=2, seed=0, n_digits=6, scene_size=(64, 96),
-        crops=4000, threads=1, progress=None, file=None):
+        crops=4000, eval_scenes=50, threads=1, progress=None, file=None):
     """The whole demo; writes its pictures and ``summary.txt`` into ``out_dir`` and returns a
     dict with the figures (accuracies, digits found, timings, files)."""
     import fastconv
@@ -409,6 +423,9 @@ def run(out_dir, *, epochs=20, scene_epochs=2, seed=0, n_digits=6, scene_size=(6
         detections = find_digits(probs)
         scan_time = time.perf_counter() - t0
         pairs, missed, false = match(detections, placements)
+        t0 = time.perf_counter()
+        more = evaluate_scenes(fcn, xte, yte, rng, eval_scenes, n_digits, scene_size)
+        eval_time = time.perf_counter() - t0
         say(f"scanned a {scene_size[0]}x{scene_size[1]} scene in {1000 * scan_time:.0f} ms: "
             f"found {len(pairs)} of {len(placements)} digits, {len(false)} false detection(s)")
 
@@ -436,10 +453,10 @@ def run(out_dir, *, epochs=20, scene_epochs=2, seed=0, n_digits=6, scene_size=(6
         picture_time = time.perf_counter() - t0
 
         timings = {"training": report["train_time"], "fine-tuning": report["finetune_time"],
-                   "scan": scan_time, "pictures": picture_time,
+                   "scan": scan_time, f"{eval_scenes} more scans": eval_time, "pictures": picture_time,
                    "total": time.perf_counter() - start}
         files.append("summary.txt")
-        text = _summary(report, placements, pairs, missed, false, timings, files, seed, scene_size)
+        text = _summary(report, placements, pairs, missed, false, timings, files, seed, scene_size, more)
         from ._atomic import atomic_write_bytes
         atomic_write_bytes(os.path.join(out_dir, "summary.txt"), text.encode("utf-8"))
     finally:
@@ -450,4 +467,5 @@ def run(out_dir, *, epochs=20, scene_epochs=2, seed=0, n_digits=6, scene_size=(6
             "context_test_accuracy": report["context_test_accuracy"],
             "placed": len(placements), "found": len(pairs), "missed": len(missed),
             "false_detections": len(false), "placements": placements, "detections": detections,
+            "more_scenes": {"placed": more[0], "found": more[1], "false_detections": more[2]},
             "timings": timings, "files": files, "summary": text}

@@ -85,7 +85,7 @@ def small_run(tmp_path_factory):
     from fastconv.cli import main
     out = tmp_path_factory.mktemp("demo")
     rc = main(["demo", "--out", str(out), "--epochs", "3", "--scene-epochs", "1", "--seed", "3",
-               "--no-progress"])
+               "--eval-scenes", "4", "--no-progress"])
     return rc, out
 
 
@@ -98,6 +98,8 @@ def test_demo_command_writes_pictures_and_summary(small_run):
     m = re.search(r"with (\d+) test digits: found (\d+) of (\d+), (\d+) false", summary)
     assert m.group(1) == m.group(3) == "6"
     assert "timings: training" in summary
+    m = re.search(r"4 more random scenes: found (\d+) of 24 digits", summary)
+    assert m and 0 <= int(m.group(1)) <= 24
     names = re.search(r"files: (.*)", summary).group(1).split(", ")
     pngs = [n for n in names if n.endswith(".png")]
     assert {"scene.png", "detections.png", "filters.png", "activations.png"} <= set(pngs)
@@ -127,11 +129,12 @@ def test_demo_weights_work_with_localize(small_run, capsys):
 
 def test_demo_is_reproducible_and_restores_threads(tmp_path):
     before = fastconv.get_num_threads()
-    a = demo.run(tmp_path / "a", epochs=1, scene_epochs=0, seed=5, progress=False, file=io.StringIO())
-    b = demo.run(tmp_path / "b", epochs=1, scene_epochs=0, seed=5, progress=False, file=io.StringIO())
+    a = demo.run(tmp_path / "a", epochs=1, scene_epochs=0, seed=5, eval_scenes=2, progress=False, file=io.StringIO())
+    b = demo.run(tmp_path / "b", epochs=1, scene_epochs=0, seed=5, eval_scenes=2, progress=False, file=io.StringIO())
     assert fastconv.get_num_threads() == before
     assert a["test_accuracy"] == b["test_accuracy"]
     assert a["placements"] == b["placements"] and a["detections"] == b["detections"]
+    assert a["more_scenes"] == b["more_scenes"] and a["more_scenes"]["placed"] == 12
     assert (tmp_path / "a" / "scene.png").read_bytes() == (tmp_path / "b" / "scene.png").read_bytes()
 
 

@@ -30,6 +30,8 @@ def register(subparsers):
                    help="epochs of fine-tuning on scene crops after the conversion (default: 2)")
     p.add_argument("--seed", type=_non_negative, default=0, help="random seed (default: 0)")
     p.add_argument("--digits", type=_positive, default=6, help="digits placed in the scene (default: 6)")
+    p.add_argument("--eval-scenes", type=_non_negative, default=50,
+                   help="more random scenes scanned for the digits-found rate (default: 50)")
     p.add_argument("--threads", type=_positive, default=1,
                    help="threads for the kernels (default: 1; the demo's images are tiny)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or step messages")
@@ -39,5 +41,6 @@ def register(subparsers):
 def run(args):
     from ..demo import run as run_demo
     run_demo(args.out, epochs=args.epochs, scene_epochs=args.scene_epochs, seed=args.seed,
-             n_digits=args.digits, threads=args.threads, progress=not args.no_progress)
+             n_digits=args.digits, eval_scenes=args.eval_scenes, threads=args.threads,
+             progress=not args.no_progress)
     return 0
