@@ -25,7 +25,8 @@ def register(subparsers):
                         "'background' in --labels is excluded automatically)")
     p.add_argument("--size", type=int, default=None,
                    help="resize the image's shorter side to this many pixels (default: 224 for "
-                        "3-channel models, unchanged for grey ones)")
+                        "ResNet, 448 for VGG, whose 224x224 windows then give a map of 8 or more "
+                        "per side; unchanged for grey models)")
     p.add_argument("--threshold", type=float, default=0.2,
                    help="box threshold as a fraction of the map's maximum (default: 0.2)")
     p.add_argument("--dense", action="store_true",
@@ -51,7 +52,7 @@ def _class_index(value, labels, num_classes, what):
     return index
 
 
-def _load_input(path, in_channels, size):
+def _load_input(path, in_channels, size, window=None):
     """(model input (1, C, H, W) float32, picture (H, W, 3) uint8 of the same pixels)."""
     import numpy as np
     from PIL import Image
@@ -60,7 +61,8 @@ def _load_input(path, in_channels, size):
     from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
     img = load_image(path)
     if size is None and in_channels == 3:
-        size = 224
+        # ResNet: 224 (7x7 cells); a window classifier (VGG) needs several windows: twice its window
+        size = 224 if window is None else 2 * max(window)
     if size is not None:
         if size < 1:
             raise ValueError(f"--size: expected a positive number of pixels, got {size}")
@@ -83,10 +85,12 @@ def run(args):
 
     from .. import nn, viz
     from ..finetune import load_pretrained
+    from ..models.fully_convolutional import fully_convolutional
 
     model = load_pretrained(args.arch, args.weights).eval()
     first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
-    x, picture = _load_input(args.image, first.in_channels, args.size)
+    x, picture = _load_input(args.image, first.in_channels, args.size,
+                             fully_convolutional(model).window)
     smap = viz.score_map(model, x, shift_and_stitch=args.dense)
     scores = smap.scores
     k = scores.shape[1]
