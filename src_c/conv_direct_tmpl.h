@@ -55,45 +55,60 @@ int FC_NAME(fc_conv2d_forward_direct)(const fc_ctx *ctx, const fc_conv_desc *d, 
         return FC_EINVAL;
     if (sz.y == 0) return FC_OK;
     const fc_corr_geom g = {d->C, d->H, d->W, d->P, d->Q, d->R, d->S, d->stride_h, d->stride_w,
-                            d->pad_h, d->pad_w, sz.crs, sz.rs, d->S, 1};
+                            d->pad_h, d->pad_w, sz.crs, sz.rs, d->S, 1, sz.pq, d->Q, 1};
     FC_NAME(corr_all)(ctx, &g, d->N, d->K, x, d->C * sz.hw, w, bias, flags & FC_FUSE_RELU, y,
                       d->K * sz.pq);
     return FC_OK;
 }
 
-/* grad_x[n, c, h, w] = sum_{k, r, s : p = (h + ph - r) / sh, q = (w + pw - s) / sw exact and in
- * range} grad_y[n, k, p, q] * w[k, c, r, s]. Strided case: one (n, c) plane per job.          */
-static void FC_NAME(grad_input_strided)(const fc_ctx *ctx, const fc_conv_desc *d,
-                                        const fc_conv_sizes_t *sz, const FC_T *gy,
-                                        const FC_T *w, FC_T *gx)
+/* Output rows of one phase a of a stride-s transposed convolution: u = h + pad = a + s*u',
+ * u' in [lo, lo + n); the kernel rows reaching them are r = a + s*rho, rho < taps.         */
+typedef struct {
+    int64_t taps, lo, n, first;   /* first = the output coordinate of u' = lo */
+} FC_NAME(phase_t);
+
+static FC_NAME(phase_t) FC_NAME(phase)(int64_t a, int64_t stride, int64_t pad, int64_t k, int64_t len)
+{
+    FC_NAME(phase_t) ph;
+    ph.taps = k > a ? (k - a + stride - 1) / stride : 0;
+    ph.lo = pad - a > 0 ? (pad - a + stride - 1) / stride : 0;
+    const int64_t lim = len + pad - a;   /* a + s*u' < len + pad */
+    const int64_t hi = lim > 0 ? (lim + stride - 1) / stride : 0;
+    ph.n = hi > ph.lo ? hi - ph.lo : 0;
+    ph.first = a + stride * ph.lo - pad;
+    return ph;
+}
+
+/* grad_x[n, c, h, w] = sum over k, r, s with h + ph = p*sh + r, w + pw = q*sw + s of
+ * grad_y[n, k, p, q] * w[k, c, r, s]. With h + ph = a + sh*u', only r = a + sh*rho contribute,
+ * from p = u' - rho: for each phase (a, b) of the output grid, a stride-1 full correlation of
+ * grad_y with the sub-kernel w[k, c, a + sh*rho, b + sw*sigma] read backwards, written to the
+ * strided sub-grid of grad_x it covers. Every grad_x element is in exactly one phase.      */
+static void FC_NAME(grad_input_phases)(const fc_ctx *ctx, const fc_conv_desc *d,
+                                       const fc_conv_sizes_t *sz, const FC_T *gy,
+                                       const FC_T *w, FC_T *gx)
 {
     const int64_t N = d->N, C = d->C, H = d->H, W = d->W, K = d->K, R = d->R, S = d->S;
-    const int64_t P = d->P, Q = d->Q, sh = d->stride_h, sw = d->stride_w;
-    const int64_t ph = d->pad_h, pw = d->pad_w;
-    const int nt = fc_ctx_threads(ctx);
-    (void)nt;
-    FC_PRAGMA_OMP_FOR(nt, N * C > 1)
-    for (int64_t t = 0; t < N * C; t++) {
-        const int64_t n = t / C, c = t % C;
-        FC_T *plane = gx + t * sz->hw;
-        for (int64_t h = 0; h < H; h++) {
-            for (int64_t x = 0; x < W; x++) {
-                FC_T acc = 0;
-                for (int64_t k = 0; k < K; k++) {
-                    const FC_T *gk = gy + (n * K + k) * sz->pq;
-                    const FC_T *wk = w + (k * C + c) * sz->rs;
-                    for (int64_t r = 0; r < R; r++) {
-                        const int64_t u = h + ph - r;
-                        if (u < 0 || u % sh != 0 || u / sh >= P) continue;
-                        for (int64_t s = 0; s < S; s++) {
-                            const int64_t v = x + pw - s;
-                            if (v < 0 || v % sw != 0 || v / sw >= Q) continue;
-                            acc += gk[(u / sh) * Q + v / sw] * wk[r * S + s];
-                        }
-                    }
-                }
-                plane[h * W + x] = acc;
+    const int64_t sh = d->stride_h, sw = d->stride_w;
+    for (int64_t a = 0; a < sh; a++) {
+        const FC_NAME(phase_t) pr = FC_NAME(phase)(a, sh, d->pad_h, R, H);
+        if (pr.n == 0) continue;
+        for (int64_t b = 0; b < sw; b++) {
+            const FC_NAME(phase_t) pc = FC_NAME(phase)(b, sw, d->pad_w, S, W);
+            if (pc.n == 0) continue;
+            FC_T *base = gx + pr.first * W + pc.first;
+            if (pr.taps == 0 || pc.taps == 0) {   /* no tap reaches this phase */
+                for (int64_t t = 0; t < N * C; t++)
+                    for (int64_t i = 0; i < pr.n; i++)
+                        for (int64_t j = 0; j < pc.n; j++) base[t * sz->hw + i * sh * W + j * sw] = 0;
+                continue;
             }
+            const fc_corr_geom g = {K, d->P, d->Q, pr.n, pc.n, pr.taps, pc.taps, 1, 1,
+                                    pr.taps - 1 - pr.lo, pc.taps - 1 - pc.lo,
+                                    sz->rs, sz->crs, -sh * S, -sw,
+                                    sz->hw, sh * W, sw};
+            const FC_T *wlast = w + (a + sh * (pr.taps - 1)) * S + b + sw * (pc.taps - 1);
+            FC_NAME(corr_all)(ctx, &g, N, C, gy, K * sz->pq, wlast, NULL, 0, base, C * sz->hw);
         }
     }
 }
@@ -111,18 +126,8 @@ int FC_NAME(fc_conv2d_grad_input_direct)(const fc_ctx *ctx, const fc_conv_desc *
         for (int64_t i = 0; i < sz.x; i++) grad_x[i] = 0;
         return FC_OK;
     }
-    if (d->stride_h == 1 && d->stride_w == 1) {
-        /* a full correlation of grad_y with the kernel flipped and transposed (c <-> k): read
-         * w backwards from its last tap, so no transposed copy is needed                     */
-        const fc_corr_geom g = {d->K, d->P, d->Q, d->H, d->W, d->R, d->S, 1, 1,
-                                d->R - 1 - d->pad_h, d->S - 1 - d->pad_w,
-                                sz.rs, sz.crs, -d->S, -1};
-        const FC_T *wlast = w + (d->R - 1) * d->S + (d->S - 1);
-        FC_NAME(corr_all)(ctx, &g, d->N, d->C, grad_y, d->K * sz.pq, wlast, NULL, 0, grad_x,
-                          d->C * sz.hw);
-    } else {
-        FC_NAME(grad_input_strided)(ctx, d, &sz, grad_y, w, grad_x);
-    }
+    /* stride 1 is the single phase (0, 0) */
+    FC_NAME(grad_input_phases)(ctx, d, &sz, grad_y, w, grad_x);
     return FC_OK;
 }
 

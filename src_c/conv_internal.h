@@ -85,8 +85,10 @@ static inline int fc_conv_ptr_ok(const void *p, int64_t count) { return p != NUL
  * wt(o, c, r, s) = wbase[o*w_o + c*w_c + r*w_r + s*w_s] (signed strides: the transposed,
  * flipped weights of grad_input are the forward weights read backwards), and input positions
  * outside the planes read as zero (oh, ow may be negative: asymmetric or negative padding).
- * This one kernel serves the forward pass (w_o = C*R*S, w_c = R*S) and the stride-1
- * grad_input (a "full" correlation of grad_y with the flipped, transposed kernel).          */
+ * The output may be a strided sub-grid of a larger array (out_ps, out_rs, out_cs).
+ * This one kernel serves the forward pass (w_o = C*R*S, w_c = R*S) and grad_input (a "full"
+ * correlation of grad_y with the flipped, transposed kernel; with stride s, one correlation
+ * per phase of the output grid, each with the sub-kernel of the taps that reach it).        */
 typedef struct {
     int64_t IC, Hin, Win;        /* input channels and plane size */
     int64_t Hout, Wout;          /* output plane size */
@@ -94,9 +96,11 @@ typedef struct {
     int64_t sh, sw;              /* strides of the input walk */
     int64_t oh, ow;              /* offset subtracted from i*sh + r, j*sw + s (the padding) */
     int64_t w_o, w_c, w_r, w_s;  /* weight strides, in elements (may be negative) */
+    int64_t out_ps, out_rs, out_cs;  /* output strides: plane, row, column (>= 1) */
 } fc_corr_geom;
 
-/* out rows [i0, i1) of channels [o0, o0 + nb) (nb <= FC_CORR_MAX_OB); init may be NULL (0).
+/* out rows [i0, i1) of channels [o0, o0 + nb) (nb <= FC_CORR_MAX_OB); init may be NULL (0);
+ * out[o, i, j] is out[o*out_ps + i*out_rs + j*out_cs].
  * relu != 0 clamps the result at 0 (NaN kept).                                              */
 #define FC_CORR_MAX_OB 24
 #define FC_CORR_ARGS(T) \

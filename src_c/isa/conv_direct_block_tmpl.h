@@ -5,14 +5,10 @@
  * never read.
  *
  * Computes out rows i (one row) pixels [j0, j0 + nj) for channels o0 .. o0 + CB_OB - 1:
- *   wo = wbase + o0*w_o, init_o = init + o0 (or NULL), out_o = out + o0*hwout + i*Wout.    */
-/* the loops over o and v must be unrolled completely, so that acc and xv live in registers */
-#ifndef CV_UNROLL
-#define CV_UNROLL _Pragma("GCC unroll 32")
-#endif
+ *   wo = wbase + o0*w_o, init_o = init + o0 (or NULL), out_o = out + o0*out_ps + i*out_rs. */
 static inline void CV_BLOCK_NAME(CB_OB, CB_NV, CB_MASKED, CB_SW)(
     const fc_corr_geom *g, const FC_T *in, const FC_T *wo, const FC_T *init_o, int relu,
-    int64_t hin0, int64_t r0, int64_t r1, int64_t j0, int64_t nj, FC_T *out_o, int64_t hwout)
+    int64_t hin0, int64_t r0, int64_t r1, int64_t j0, int64_t nj, FC_T *out_o)
 {
     CV_VT acc[CB_OB][CB_NV];
     CV_UNROLL
@@ -77,15 +73,22 @@ static inline void CV_BLOCK_NAME(CB_OB, CB_NV, CB_MASKED, CB_SW)(
     }
     CV_UNROLL
     for (int o = 0; o < CB_OB; o++) {
-        FC_T *dst = out_o + o * hwout + j0;
+        FC_T *dst = out_o + o * g->out_ps + j0 * g->out_cs;
         CV_UNROLL
         for (int v = 0; v < CB_NV; v++) {
             const CV_VT a = relu ? CV_MAX0(acc[o][v]) : acc[o][v];
             const int64_t lanes = nj - (int64_t)v * CV_VL;
-            if (lanes >= CV_VL)
+            if (g->out_cs != 1) {
+                /* a strided sub-grid (one phase of a strided grad_input): lane by lane */
+                FC_T lane[CV_VL];
+                CV_STORE(lane, a);
+                for (int64_t l = 0; l < fc_min64(lanes, CV_VL); l++)
+                    dst[(v * CV_VL + l) * g->out_cs] = lane[l];
+            } else if (lanes >= CV_VL) {
                 CV_STORE(dst + v * CV_VL, a);
-            else if (lanes > 0)
+            } else if (lanes > 0) {
                 CV_MSTORE(dst + v * CV_VL, CV_MASK(0, lanes), a);
+            }
         }
     }
 }

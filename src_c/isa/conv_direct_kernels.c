@@ -16,6 +16,10 @@
 #include <immintrin.h>
 #endif
 
+/* the loops over a register block must be unrolled completely, so that the accumulator arrays
+ * live in registers                                                                          */
+#define CV_UNROLL _Pragma("GCC unroll 32")
+
 /* ---------------------------------- float ------------------------------------------------ */
 #define FC_T float
 #define FC_SFX _f32
@@ -33,6 +37,7 @@
 #define CV_SET1(x) _mm512_set1_ps(x)
 #define CV_ZERO() _mm512_setzero_ps()
 #define CV_MAX0(v) _mm512_max_ps(_mm512_setzero_ps(), v)   /* NaN in v kept: max returns src2 */
+#define CV_HSUM(v) _mm512_reduce_add_ps(v)
 /* even lanes of the concatenation a|b (stride-2 rows) */
 #define CV_EVEN(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, \
                                              18, 20, 22, 24, 26, 28, 30), b)
@@ -54,7 +59,14 @@
 /* [a0 a2 b0 b2 | a4 a6 b4 b6], then 64-bit pairs reordered 0 2 1 3 */
 #define CV_EVEN(a, b) \
     _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8))
+#define CV_HSUM(v) cv_hsum_ps(v)
 static inline __m256i cv_iota32(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+static inline float cv_hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
 #endif
 #include "conv_direct_kernels_tmpl.h"
 #undef FC_T
@@ -72,6 +84,7 @@ static inline __m256i cv_iota32(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 
 #undef CV_ZERO
 #undef CV_MAX0
 #undef CV_EVEN
+#undef CV_HSUM
 
 /* ---------------------------------- double ----------------------------------------------- */
 #define FC_T double
@@ -89,6 +102,7 @@ static inline __m256i cv_iota32(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 
 #define CV_SET1(x) _mm512_set1_pd(x)
 #define CV_ZERO() _mm512_setzero_pd()
 #define CV_MAX0(v) _mm512_max_pd(_mm512_setzero_pd(), v)
+#define CV_HSUM(v) _mm512_reduce_add_pd(v)
 #define CV_EVEN(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b)
 #elif FC_ISA_LEVEL == 1
 #define CV_VL 4
@@ -107,7 +121,13 @@ static inline __m256i cv_iota32(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 
 #define CV_MAX0(v) _mm256_max_pd(_mm256_setzero_pd(), v)
 /* [a0 b0 | a2 b2] -> [a0 a2 b0 b2] */
 #define CV_EVEN(a, b) _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8)
+#define CV_HSUM(v) cv_hsum_pd(v)
 static inline __m256i cv_iota64(void) { return _mm256_setr_epi64x(0, 1, 2, 3); }
+static inline double cv_hsum_pd(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
 #endif
 #include "conv_direct_kernels_tmpl.h"
 #undef FC_T

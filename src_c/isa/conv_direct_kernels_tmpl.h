@@ -13,14 +13,14 @@
  * row (no per-element test; the compiler vectorises the stride-1 case).                     */
 static void FC_CAT(corr_rows_axpy, FC_SFX) FC_CORR_ARGS(FC_T)
 {
-    const int64_t hwin = g->Hin * g->Win, hwout = g->Hout * g->Wout;
+    const int64_t hwin = g->Hin * g->Win, cs = g->out_cs;
     const int64_t Win = g->Win, Wout = g->Wout, sw = g->sw;
     for (int64_t o = o0; o < o0 + nb; o++) {
         const FC_T *wo = wbase + o * g->w_o;
         const FC_T b = init ? init[o] : (FC_T)0;
         for (int64_t i = i0; i < i1; i++) {
-            FC_T *orow = out + o * hwout + i * Wout;
-            for (int64_t j = 0; j < Wout; j++) orow[j] = b;
+            FC_T *orow = out + o * g->out_ps + i * g->out_rs;
+            for (int64_t j = 0; j < Wout; j++) orow[j * cs] = b;
             for (int64_t c = 0; c < g->IC; c++) {
                 const FC_T *inc = in + c * hwin;
                 const FC_T *wc = wo + c * g->w_c;
@@ -38,15 +38,16 @@ static void FC_CAT(corr_rows_axpy, FC_SFX) FC_CORR_ARGS(FC_T)
                         if (jlo >= jhi) continue;
                         const FC_T wv = wc[r * g->w_r + s * g->w_s];
                         const FC_T *src = irow + s - g->ow;
-                        if (sw == 1)
+                        if (sw == 1 && cs == 1)
                             for (int64_t j = jlo; j < jhi; j++) orow[j] += src[j] * wv;
                         else
-                            for (int64_t j = jlo; j < jhi; j++) orow[j] += src[j * sw] * wv;
+                            for (int64_t j = jlo; j < jhi; j++) orow[j * cs] += src[j * sw] * wv;
                     }
                 }
             }
             if (relu)
-                for (int64_t j = 0; j < Wout; j++) orow[j] = orow[j] < 0 ? (FC_T)0 : orow[j];
+                for (int64_t j = 0; j < Wout; j++)
+                    orow[j * cs] = orow[j * cs] < 0 ? (FC_T)0 : orow[j * cs];
         }
     }
 }
@@ -66,13 +67,21 @@ static inline CV_MT CV_NAME(mask_for)(int64_t col, int64_t Win)
     return CV_MASK(lo, hi);
 }
 
+/* the same, also limited to lanes e < lim (the end of a grad_y row) */
+static inline CV_MT CV_NAME(mask_lim)(int64_t col, int64_t Win, int64_t lim)
+{
+    const int64_t lo = fc_min64(fc_max64(-col, 0), CV_VL);
+    const int64_t hi = fc_max64(fc_min64(fc_min64(Win - col, lim), CV_VL), lo);
+    return CV_MASK(lo, hi);
+}
+
 /* register-blocked micro-kernels, one per (channels, vectors, masked, stride) shape */
 #include "conv_direct_block_shapes.h"
 
 /* channels [o0, o0 + nb) of one block of pixels: the largest shape that fits, repeatedly */
 #define CV_TRY(ob, nv, m, sw)                                                                  \
     if (left >= ob) {                                                                          \
-        CV_BLOCK_NAME(ob, nv, m, sw)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo, hwout);    \
+        CV_BLOCK_NAME(ob, nv, m, sw)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo);           \
         o += ob;                                                                               \
         continue;                                                                              \
     }
@@ -92,14 +101,14 @@ static inline CV_MT CV_NAME(mask_for)(int64_t col, int64_t Win)
             const int64_t left = o0 + nb - o;                                                  \
             const FC_T *wo = wbase + o * g->w_o;                                               \
             const FC_T *io = init ? init + o : NULL;                                           \
-            FC_T *oo = out + o * hwout + i * g->Wout;                                          \
+            FC_T *oo = out + o * g->out_ps + i * g->out_rs;                                    \
             CV_CHAIN##nv(m, sw)                                                                \
         }                                                                                      \
     } while (0)
 
 static void FC_CAT(corr_rows_simd, FC_SFX) FC_CORR_ARGS(FC_T)
 {
-    const int64_t hwout = g->Hout * g->Wout, Wout = g->Wout, sw = g->sw;
+    const int64_t Wout = g->Wout, sw = g->sw;
     for (int64_t i = i0; i < i1; i++) {
         /* kernel rows r with 0 <= i*sh + r - oh < Hin */
         const int64_t hin0 = i * g->sh - g->oh;
@@ -147,8 +156,6 @@ static void FC_CAT(corr_rows_simd, FC_SFX) FC_CORR_ARGS(FC_T)
 #undef CV_CHAIN2
 #undef CV_CHAIN3
 #undef CV_BLOCK_NAME
-#undef CV_NAME
-#undef CV_SMAX
 #endif
 
 void FC_KNAME(fc_corr_rows) FC_CORR_ARGS(FC_T)
@@ -162,22 +169,27 @@ void FC_KNAME(fc_corr_rows) FC_CORR_ARGS(FC_T)
     FC_CAT(corr_rows_axpy, FC_SFX)(g, in, wbase, init, relu, o0, nb, i0, i1, out);
 }
 
-void FC_KNAME(fc_conv_gw_accum) FC_GW_ARGS(FC_T)
+/* grad_weight, portable path: for each tap, a dot product of grad_y rows with the input rows
+ * they saw, over the run of columns inside the input (no per-element test).               */
+static void FC_CAT(gw_accum_portable, FC_SFX) FC_GW_ARGS(FC_T)
 {
     const int64_t P = d->P, Q = d->Q, R = d->R, S = d->S, H = d->H, W = d->W;
+    const int64_t sh = d->stride_h, sw = d->stride_w, ph = d->pad_h, pw = d->pad_w;
     for (int64_t kk = 0; kk < kb; kk++) {
         const FC_T *gk = gy_n + (k0 + kk) * P * Q;
         for (int64_t r = 0; r < R; r++) {
             for (int64_t s = 0; s < S; s++) {
+                /* columns q with 0 <= q*sw + s - pw < W */
+                const int64_t first = pw - s, lim = W + pw - s;
+                const int64_t qlo = first <= 0 ? 0 : (first + sw - 1) / sw;
+                const int64_t qhi = fc_min64(Q, lim <= 0 ? 0 : (lim + sw - 1) / sw);
                 FC_T sum = 0;
                 for (int64_t p = 0; p < P; p++) {
-                    const int64_t h = p * d->stride_h + r - d->pad_h;
+                    const int64_t h = p * sh + r - ph;
                     if (h < 0 || h >= H) continue;
-                    for (int64_t q = 0; q < Q; q++) {
-                        const int64_t w = q * d->stride_w + s - d->pad_w;
-                        if (w < 0 || w >= W) continue;
-                        sum += gk[p * Q + q] * xc[h * W + w];
-                    }
+                    const FC_T *g = gk + p * Q;
+                    const FC_T *xr = xc + h * W + s - pw;
+                    for (int64_t q = qlo; q < qhi; q++) sum += g[q] * xr[q * sw];
                 }
                 acc[kk * acc_k + r * S + s] += sum;
             }
@@ -185,4 +197,83 @@ void FC_KNAME(fc_conv_gw_accum) FC_GW_ARGS(FC_T)
     }
 }
 
+#if FC_ISA_LEVEL >= 1
+/* grad_weight, SIMD: vectors run along a grad_y row (the reduction), CG_KB output channels x
+ * CG_SB taps of one kernel row accumulate in registers over the whole image, then each
+ * accumulator is summed across its lanes (a fixed order, so results are reproducible).
+ * Lanes past the row end or over the padding load as zeros from both operands.            */
+#define CG_KB 4
+#define CG_SB 3
+static void FC_CAT(gw_accum_simd, FC_SFX) FC_GW_ARGS(FC_T)
+{
+    const int64_t P = d->P, Q = d->Q, R = d->R, S = d->S, H = d->H, W = d->W;
+    const int64_t sh = d->stride_h, sw = d->stride_w, ph = d->pad_h, pw = d->pad_w;
+    const int64_t pq = P * Q;
+    const FC_T *gk = gy_n + k0 * pq;
+    for (int64_t r = 0; r < R; r++) {
+        /* output rows p with 0 <= p*sh + r - ph < H */
+        const int64_t plo = r >= ph ? 0 : (ph - r + sh - 1) / sh;
+        const int64_t lim = H + ph - r;
+        const int64_t phi = fc_min64(P, lim <= 0 ? 0 : (lim + sh - 1) / sh);
+        for (int64_t s0 = 0; s0 < S; s0 += CG_SB) {
+            const int64_t sb = fc_min64(CG_SB, S - s0);
+            CV_VT a[CG_KB][CG_SB];
+            CV_UNROLL
+            for (int kk = 0; kk < CG_KB; kk++) {
+                CV_UNROLL
+                for (int t = 0; t < CG_SB; t++) a[kk][t] = CV_ZERO();
+            }
+            for (int64_t j0 = 0; j0 < Q; j0 += CV_VL) {
+                const int64_t nq = fc_min64(CV_VL, Q - j0);
+                const CV_MT gm = CV_MASK(0, nq);
+                CV_MT xm[CG_SB][2];
+                CV_UNROLL
+                for (int t = 0; t < CG_SB; t++) {
+                    const int64_t col = j0 * sw + s0 + t - pw;
+                    xm[t][0] = CV_NAME(mask_lim)(col, W, nq * sw);
+                    xm[t][1] = CV_NAME(mask_lim)(col + CV_VL, W, nq * sw - CV_VL);
+                }
+                for (int64_t p = plo; p < phi; p++) {
+                    const FC_T *xr = xc + (p * sh + r - ph) * W + j0 * sw - pw + s0;
+                    const FC_T *gr = gk + p * Q + j0;
+                    CV_VT gv[CG_KB];
+                    CV_UNROLL
+                    for (int kk = 0; kk < CG_KB; kk++)
+                        gv[kk] = kk < kb ? CV_MLOAD(gr + kk * pq, gm) : CV_ZERO();
+                    CV_UNROLL
+                    for (int t = 0; t < CG_SB; t++) {
+                        if (t >= sb) break;
+                        const CV_VT xv = sw == 1 ? CV_MLOAD(xr + t, xm[t][0])
+                                                 : CV_EVEN(CV_MLOAD(xr + t, xm[t][0]),
+                                                           CV_MLOAD(xr + t + CV_VL, xm[t][1]));
+                        CV_UNROLL
+                        for (int kk = 0; kk < CG_KB; kk++) a[kk][t] = CV_FMA(gv[kk], xv, a[kk][t]);
+                    }
+                }
+            }
+            for (int64_t kk = 0; kk < kb; kk++)
+                for (int64_t t = 0; t < sb; t++)
+                    acc[kk * acc_k + r * S + s0 + t] += CV_HSUM(a[kk][t]);
+        }
+    }
+}
+#undef CG_KB
+#undef CG_SB
+#endif
+
+void FC_KNAME(fc_conv_gw_accum) FC_GW_ARGS(FC_T)
+{
+#if FC_ISA_LEVEL >= 1
+    if (d->stride_w <= 2 && kb <= 4) {
+        FC_CAT(gw_accum_simd, FC_SFX)(d, gy_n, xc, k0, kb, acc, acc_k);
+        return;
+    }
+#endif
+    FC_CAT(gw_accum_portable, FC_SFX)(d, gy_n, xc, k0, kb, acc, acc_k);
+}
+
+#if FC_ISA_LEVEL >= 1
+#undef CV_NAME
+#undef CV_SMAX
+#endif
 #undef FC_KNAME
