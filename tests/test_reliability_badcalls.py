@@ -95,7 +95,7 @@ def _functional_cases():
         "padding_neg": dict(padding=-1), "padding_same": dict(padding="same"), "padding_float": dict(padding=0.5),
         "padding_pair_neg": dict(padding=(0, -2)), "padding_2p40": dict(padding=2**40),
         "padding_2p62": dict(padding=2**62), "padding_2p63": dict(padding=2**63), "padding_2p100": dict(padding=2**100),
-        "algo_unknown": dict(algo="winograd"), "algo_none": dict(algo=None), "algo_int": dict(algo=1),
+        "algo_unknown": dict(algo="no-such-algo"), "algo_none": dict(algo=None), "algo_int": dict(algo=1),
         "algo_1x1_on_3x3": dict(algo="1x1"),
     }
     for key, kw in conv_scalars.items():
@@ -466,9 +466,41 @@ def with_bytes_image(payload, name="x.png"):
     return thunk
 
 
+def _model_cases():
+    try:
+        from fastconv import models
+        import fastconv.io as fio
+    except ImportError as exc:   # pragma: no cover
+        return [("models-missing", _skip(f"fastconv.models not importable: {exc}"), BAD, None)]
+
+    def small_forward(x):
+        m = models.resnet18(num_classes=3)
+        m.eval()
+        return m(x)
+
+    def save_to_tmp(sd, name="w.safetensors"):
+        return fio.save(sd, os.path.join(tempfile.mkdtemp(prefix="fc_badcall_"), name))
+
+    return [
+        ("models.get_model-unknown", lambda: models.get_model("resnet7"), (ValueError, TypeError, KeyError), None),
+        ("models.resnet18-classes0", lambda: models.resnet18(num_classes=0), BAD, None),
+        ("models.resnet18-classes_str", lambda: models.resnet18(num_classes="10"), BAD, None),
+        ("models.vgg11-classes_neg", lambda: models.vgg11(num_classes=-1), BAD, None),
+        ("models.resnet18-forward_channels", lambda: small_forward(np.zeros((1, 1, 32, 32), f32)), BAD, None),
+        ("models.resnet18-forward_ndim", lambda: small_forward(np.zeros((3, 32, 32), f32)), BAD, None),
+        ("io.save-none", lambda: save_to_tmp(None), IO, None),
+        ("io.save-str_value", lambda: save_to_tmp({"a": "b"}), IO, None),
+        ("io.save-object_array", lambda: save_to_tmp({"a": np.zeros(2, object)}), IO, None),
+        ("io.save-int_key", lambda: save_to_tmp({3: np.zeros(2, f32)}), IO, None),
+        ("io.save-unknown_suffix", lambda: save_to_tmp({"a": np.zeros(2, f32)}, "w.pkl"), IO, None),
+        ("io.save-torch_suffix", lambda: save_to_tmp({"a": np.zeros(2, f32)}, "w.pt"), IO, None),
+        ("io.save-missing_dir", lambda: fio.save({"a": np.zeros(2, f32)}, "/nonexistent/dir/w.npz"), IO, None),
+    ]
+
+
 def all_cases():
     cases = (_functional_cases() + _dense_cases() + _config_cases() + _nn_cases() + _weight_file_cases()
-             + _data_cases())
+             + _data_cases() + _model_cases())
     ids = [c[0] for c in cases]
     dupes = {i for i in ids if ids.count(i) > 1}
     assert not dupes, f"duplicate case ids: {sorted(dupes)}"

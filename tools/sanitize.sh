@@ -80,8 +80,11 @@ export LD_PRELOAD="$asan"
 # Python and NumPy are not built for LeakSanitizer (their arenas look like leaks): leak checks
 # are the job of tests/test_reliability_leaks.py. Everything else halts on the first report.
 # Allocations past 4 GB fail (MemoryError) instead of being served: tests never need them.
-export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1:detect_odr_violation=0:max_allocation_size_mb=4096"
-export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
+# Reports also go to files: pytest captures stderr, and an aborting test would take it along.
+reports="$dir/reports"
+rm -rf "$reports"; mkdir -p "$reports"
+export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:allocator_may_return_null=1:detect_odr_violation=0:max_allocation_size_mb=4096:log_path=$reports/asan"
+export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
 export FASTCONV_SANITIZED=1           # tests shrink their sizes under the (slower) sanitizers
 export PYTHONDONTWRITEBYTECODE=1
 export PYTHONPATH="$stage${PYTHONPATH:+:$PYTHONPATH}"
@@ -91,7 +94,8 @@ python -c "import fastconv._ext as e; assert e.__file__.startswith('$stage'), e.
 
 if [ "${1:-}" = "--fuzz-harness" ]; then
   shift
-  exec python "$repo/tests/fuzz/fuzz_kernels.py" "$@"
+  python "$repo/tests/fuzz/fuzz_kernels.py" "$@" || { cat "$reports"/* 2>/dev/null | head -80; exit 1; }
+  exit 0
 fi
 
 if [ "$#" -gt 0 ]; then
@@ -111,5 +115,12 @@ for i in "${!args[@]}"; do
 done
 echo "== pytest under ASan+UBSan: ${#args[@]} argument(s)"
 t1=$(date +%s)
-python -m pytest -q -p no:cacheprovider -x --rootdir "$repo" "${args[@]}"
+status=0
+python -m pytest -q -p no:cacheprovider -x --rootdir "$repo" "${args[@]}" || status=$?
+if compgen -G "$reports/*" >/dev/null; then
+  echo "== sanitizer reports:"
+  for f in "$reports"/*; do echo "-- $f"; head -60 "$f"; done
+  status=${status/#0/1}
+fi
+[ "$status" -eq 0 ] || { echo "== sanitizer job FAILED (status $status)"; exit "$status"; }
 echo "== sanitizer tests passed in $(( $(date +%s) - t1 )) s"

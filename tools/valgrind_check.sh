@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# valgrind memcheck over every kernel (forward and backward, f32 and f64, every conv algorithm,
+# 1 and 2 threads, every SIMD path valgrind can emulate), plus the C error paths.
+# Fails on any memcheck error (invalid read/write, use of uninitialised values, bad free) and on
+# any "definitely lost" block allocated from fastconv's code.
+#
+#   tools/valgrind_check.sh            # about a minute: valgrind runs the code ~50x slower
+#   VALGRIND_LOG=/tmp/vg.log tools/valgrind_check.sh
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+log=${VALGRIND_LOG:-$(mktemp /tmp/fastconv_valgrind.XXXXXX.log)}
+script=$(mktemp /tmp/fastconv_valgrind.XXXXXX.py)
+trap 'rm -f "$script"' EXIT
+command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 2; }
+
+cat >"$script" <<'PY'
+import numpy as np
+import fastconv, fastconv.functional as F
+from fastconv import _ext
+from fastconv._config import state
+
+rng = np.random.default_rng(0)
+calls = 0
+isas = [i for i in ("scalar", "avx2", "avx512") if ("scalar", "avx2", "avx512").index(i) <= ("scalar", "avx2", "avx512").index(fastconv.cpu_isa())]
+for isa in isas:
+    fastconv.set_isa(isa)
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        for dt in (np.float32, np.float64):
+            # odd sizes: vector tails, masked borders and partial register blocks all run
+            x = rng.standard_normal((2, 5, 13, 11)).astype(dt)
+            w = rng.standard_normal((7, 5, 3, 3)).astype(dt)
+            b = rng.standard_normal(7).astype(dt)
+            for algo in ("direct", "im2col"):
+                for stride, pad in ((1, 1), (2, 0), ((2, 1), (0, 2))):
+                    y = F.conv2d(x, w, b, stride, pad, algo=algo, relu=True)
+                    F.conv2d_backward(y, x, w, stride, pad, algo=algo)
+                    calls += 2
+            w1 = w[:, :, :1, :1].copy()
+            y = F.conv2d(x, w1, algo="1x1")
+            F.conv2d_backward(y, x, w1, algo="1x1")
+            m, idx = F.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)
+            F.max_pool2d_backward(m, idx, x.shape)
+            a = F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
+            F.avg_pool2d_backward(a, x.shape, 3, 2, 1, ceil_mode=True, count_include_pad=False)
+            ad = F.adaptive_avg_pool2d(x, (4, 3))
+            F.adaptive_avg_pool2d_backward(ad, x.shape)
+            F.matmul(rng.standard_normal((37, 29)).astype(dt), rng.standard_normal((29, 41)).astype(dt))
+            calls += 10
+# C-side error paths: refused descriptors must not touch memory
+t = np.zeros(16, np.float32)
+for d in ((2**40, 2**40, 4, 4, 1, 1, 1, 1, 1, 0, 0, 4, 4), (1, 1, 4, 4, 1, 1, 1, 1, 1, 0, 0, 5, 4)):
+    for algo in ("direct", "im2col"):
+        try:
+            _ext.conv2d_forward(algo, state.isa, 2, d, t, t, t, True, False, t)
+        except (ValueError, OverflowError):
+            calls += 1
+try:
+    _ext.max_pool2d_backward(state.isa, 1, (1, 1, 2, 2, 1, 1, 1, 1, 0, 0, 2, 2), t[:4], np.full(4, 99, np.int64), t[:4])
+except ValueError:
+    calls += 1
+print(f"valgrind kernel script: {calls} calls on ISA paths {isas}")
+PY
+
+echo "== valgrind memcheck (log: $log)"
+t0=$(date +%s)
+cd "$repo"
+set +e
+PYTHONMALLOC=malloc PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=2 \
+  valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
+           --errors-for-leak-kinds=none --num-callers=30 --log-file="$log" \
+           python "$script"
+rc=$?
+set -e
+errors=$(grep -E "ERROR SUMMARY: [0-9]+" "$log" | tail -1 | sed -E 's/.*ERROR SUMMARY: ([0-9]+).*/\1/')
+# definitely-lost blocks whose allocation stack passes through fastconv's code
+ours=$(awk '/definitely lost in/{blk=1; txt=""} blk{txt=txt"\n"$0} /^==[0-9]+== $/{if(blk && txt ~ /(fc_|_ext\.c|fastconv)/){n++; print txt > "/dev/stderr"}; blk=0} END{print n+0}' "$log")
+echo "   memcheck errors: ${errors:-?}, fastconv blocks definitely lost: $ours, $(( $(date +%s) - t0 )) s"
+if [ "$rc" -ne 0 ] || [ "${errors:-1}" -ne 0 ] || [ "$ours" -ne 0 ]; then
+  grep -E "Invalid|uninitialised|definitely lost|at 0x|by 0x" "$log" | head -80
+  echo "valgrind found problems (rc=$rc); full log: $log"
+  exit 1
+fi
+echo "== valgrind clean"
