@@ -455,6 +455,8 @@ def run(out_dir, *, epochs=20, scene_epochs=2, seed=0, n_digits=6, scene_size=(6
         timings = {"training": report["train_time"], "fine-tuning": report["finetune_time"],
                    "scan": scan_time, f"{eval_scenes} more scans": eval_time, "pictures": picture_time,
                    "total": time.perf_counter() - start}
+        if not eval_scenes:
+            del timings["0 more scans"]
         files.append("summary.txt")
         text = _summary(report, placements, pairs, missed, false, timings, files, seed, scene_size, more)
         from ._atomic import atomic_write_bytes
