@@ -195,7 +195,13 @@ static int gemm_choose_threads(int64_t M, int64_t N, int64_t K, int64_t mr, int6
     if (nt > mb * nb) nt = (int)(mb * nb);
     if (nt <= 1) return 1;
     const int64_t cost_rows = ceil_div(mb, nt) * nb, cost_cols = mb * ceil_div(nb, nt);
-    *split_rows = cost_rows < cost_cols || (cost_rows == cost_cols && M >= N);
+    /* on a tie prefer columns (no barriers: a thread that the OS preempts on this shared
+     * machine does not hold the others up) unless there are too few column slivers for the
+     * threads to get equal widths */
+    *split_rows = cost_rows < cost_cols || (cost_rows == cost_cols && nb < 4 * (int64_t)nt);
+#ifdef GEMM_FORCE_SPLIT
+    *split_rows = GEMM_FORCE_SPLIT;
+#endif
     return nt;
 }
 

@@ -31,7 +31,7 @@
 #define GK_NV 2
 #define GK_VL 16
 #define GK_KC 384
-#define GK_MC 192
+#define GK_MC 96
 #define GK_NC 3072
 #define GK_VT __m512
 #define GK_MT __mmask16
@@ -109,8 +109,8 @@
 #define GK_MR 12
 #define GK_NV 2
 #define GK_VL 8
-#define GK_KC 256
-#define GK_MC 192
+#define GK_KC 384
+#define GK_MC 96
 #define GK_NC 2048
 #define GK_VT __m512d
 #define GK_MT __mmask8
@@ -141,8 +141,8 @@
 #define GK_MR 6
 #define GK_NV 2
 #define GK_VL 4
-#define GK_KC 256
-#define GK_MC 192
+#define GK_KC 384
+#define GK_MC 96
 #define GK_NC 2048
 #define GK_VT __m256d
 #define GK_MT __m256i
