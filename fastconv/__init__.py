@@ -18,7 +18,7 @@ _SUBMODULES = (
 )
 
 __all__ = ["__version__", "cpu_isa", "get_isa", "get_num_threads", "set_isa", "set_num_threads",
-           "show_config", "no_grad", "is_grad_enabled", "manual_seed", *_SUBMODULES]
+           "show_config", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", *_SUBMODULES]
 
 
 def __getattr__(name):
@@ -30,7 +30,7 @@ def __getattr__(name):
         # lazily, so that fastconv.reference stays importable even when the extension is not built
         from . import _config
         return getattr(_config, name)
-    if name in ("no_grad", "is_grad_enabled", "enable_grad"):
+    if name in ("no_grad", "is_grad_enabled", "enable_grad", "set_grad_enabled"):
         from . import _grad_mode
         return getattr(_grad_mode, name)
     if name == "manual_seed":
