@@ -62,6 +62,8 @@ except ValueError:
 print(f"valgrind kernel script: {calls} calls on ISA paths {isas}")
 PY
 
+# the interpreter itself, not a wrapper script (pyenv shims): valgrind must see the real binary
+py=$(python -c 'import sys; print(sys.executable)')
 echo "== valgrind memcheck (log: $log)"
 t0=$(date +%s)
 cd "$repo"
@@ -69,16 +71,27 @@ set +e
 PYTHONMALLOC=malloc PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=2 \
   valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
            --errors-for-leak-kinds=none --num-callers=30 --log-file="$log" \
-           python "$script"
+           "$py" "$script"
 rc=$?
 set -e
-errors=$(grep -E "ERROR SUMMARY: [0-9]+" "$log" | tail -1 | sed -E 's/.*ERROR SUMMARY: ([0-9]+).*/\1/')
-# definitely-lost blocks whose allocation stack passes through fastconv's code
-ours=$(awk '/definitely lost in/{blk=1; txt=""} blk{txt=txt"\n"$0} /^==[0-9]+== $/{if(blk && txt ~ /(fc_|_ext\.c|fastconv)/){n++; print txt > "/dev/stderr"}; blk=0} END{print n+0}' "$log")
-echo "   memcheck errors: ${errors:-?}, fastconv blocks definitely lost: $ours, $(( $(date +%s) - t0 )) s"
-if [ "$rc" -ne 0 ] || [ "${errors:-1}" -ne 0 ] || [ "$ours" -ne 0 ]; then
-  grep -E "Invalid|uninitialised|definitely lost|at 0x|by 0x" "$log" | head -80
-  echo "valgrind found problems (rc=$rc); full log: $log"
+# The interpreter and the dynamic loader produce their own memcheck noise (uninitialised reads in
+# CPython's eval loop and in ld.so's strncmp): count only the error and leak records whose stack
+# passes through fastconv's code (the extension: fc_* kernels, src_c/, the Cython binding).
+count=$(awk -v out="$log.fastconv" '
+  /^==[0-9]+== $/ { if (rec != "" && rec ~ /(fc_[a-z0-9_]+|src_c\/|_ext\.c|_ext\.cpython)/) { n++; print rec > out }
+                    rec = ""; next }
+  /^==[0-9]+== [A-Z]/ && rec == "" { rec = $0; next }
+  rec != "" { rec = rec "\n" $0 }
+  END { print n + 0 }' "$log")
+total=$(grep -E "ERROR SUMMARY: [0-9]+" "$log" | tail -1 | sed -E 's/.*ERROR SUMMARY: ([0-9]+).*/\1/' || true)
+echo "   records through fastconv code: $count (all memcheck errors incl. interpreter noise: ${total:-?}), $(( $(date +%s) - t0 )) s"
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 99 ]; then
+  echo "the kernel script failed (rc=$rc); full log: $log"
+  exit 1
+fi
+if [ "$count" -ne 0 ]; then
+  head -120 "$log.fastconv"
+  echo "valgrind found problems in fastconv code; full log: $log, fastconv records: $log.fastconv"
   exit 1
 fi
 echo "== valgrind clean"
