@@ -264,3 +264,17 @@ def test_results_do_not_depend_on_the_call_history(p, data):
     fastconv.set_num_threads(n)
     again = F.conv2d(x, w, None, p["stride"], p["padding"], algo=algo)
     assert np.array_equal(first, again, equal_nan=True)
+
+
+@pytest.mark.xfail(strict=True, reason="reference.avg_pool2d / adaptive_avg_pool2d sum windows with matrix "
+                                       "products, so 0 * inf = NaN spreads an inf or NaN to every window of its "
+                                       "rows; the kernels (and torch) keep it local (reference owner)")
+@pytest.mark.parametrize("op", ["avg", "adaptive"])
+def test_reference_average_pooling_keeps_inf_local(op):
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 0, 0] = np.inf
+    expected = np.array([[[[np.inf, 0], [0, 0]]]], np.float32)     # torch's answer, and the kernels'
+    got = F.avg_pool2d(x, 2) if op == "avg" else F.adaptive_avg_pool2d(x, 2)
+    assert np.array_equal(got, expected)
+    ref = R.avg_pool2d(x, 2) if op == "avg" else R.adaptive_avg_pool2d(x, 2)
+    assert np.array_equal(ref, expected, equal_nan=True), ref
