@@ -54,8 +54,9 @@ static void FC_CAT(corr_rows_axpy, FC_SFX) FC_CORR_ARGS(FC_T)
 
 #if FC_ISA_LEVEL >= 1
 #define CV_NAME(base) FC_CAT(FC_CAT(cv_, base), FC_SFX)
-#define CV_BLOCK_NAME(ob, nv, m, sw) \
-    FC_CAT(FC_CAT(FC_CAT(FC_CAT(cv_block_, ob), FC_CAT(_, nv)), FC_CAT(FC_CAT(_, m), FC_CAT(_, sw))), FC_SFX)
+#define CV_BLOCK_NAME(ob, nr, nv, m, sw)                                                       \
+    FC_CAT(FC_CAT(FC_CAT(FC_CAT(FC_CAT(cv_block_, ob), FC_CAT(_, nr)), FC_CAT(_, nv)),           \
+                  FC_CAT(FC_CAT(_, m), FC_CAT(_, sw))), FC_SFX)
 
 /* mask of the lanes whose input column col + lane is inside [0, Win): the others are neither
  * read nor faulted on by CV_MLOAD and come back as zeros (the padding)                      */
@@ -79,22 +80,26 @@ static inline CV_MT CV_NAME(mask_lim)(int64_t col, int64_t Win, int64_t lim)
 #include "conv_direct_block_shapes.h"
 
 /* channels [o0, o0 + nb) of one block of pixels: the largest shape that fits, repeatedly */
-#define CV_TRY(ob, nv, m, sw)                                                                  \
+#define CV_TRY(ob, nr, nv, m, sw)                                                              \
     if (left >= ob) {                                                                          \
-        CV_BLOCK_NAME(ob, nv, m, sw)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo);           \
+        CV_BLOCK_NAME(ob, nr, nv, m, sw)(g, in, wo, io, relu, hin0, r0, r1, j0, nj, oo);       \
         o += ob;                                                                               \
         continue;                                                                              \
     }
 #if FC_ISA_LEVEL == 2
-#define CV_CHAIN1(m, sw) CV_TRY(8, 1, m, sw) CV_TRY(4, 1, m, sw) CV_TRY(2, 1, m, sw) CV_TRY(1, 1, m, sw)
-#define CV_CHAIN2(m, sw) CV_TRY(12, 2, m, sw) CV_TRY(8, 2, m, sw) CV_TRY(4, 2, m, sw) CV_TRY(2, 2, m, sw) CV_TRY(1, 2, m, sw)
-#define CV_CHAIN3(m, sw) CV_TRY(8, 3, m, sw) CV_TRY(4, 3, m, sw) CV_TRY(2, 3, m, sw) CV_TRY(1, 3, m, sw)
+#define CV_CHAIN_1_1(m, sw) CV_TRY(8, 1, 1, m, sw) CV_TRY(4, 1, 1, m, sw) CV_TRY(2, 1, 1, m, sw) CV_TRY(1, 1, 1, m, sw)
+#define CV_CHAIN_1_2(m, sw) CV_TRY(12, 1, 2, m, sw) CV_TRY(8, 1, 2, m, sw) CV_TRY(4, 1, 2, m, sw) CV_TRY(2, 1, 2, m, sw) CV_TRY(1, 1, 2, m, sw)
+#define CV_CHAIN_1_3(m, sw) CV_TRY(8, 1, 3, m, sw) CV_TRY(4, 1, 3, m, sw) CV_TRY(2, 1, 3, m, sw) CV_TRY(1, 1, 3, m, sw)
+#define CV_CHAIN_2_1(m, sw) CV_TRY(12, 2, 1, m, sw) CV_TRY(8, 2, 1, m, sw) CV_TRY(4, 2, 1, m, sw) CV_TRY(2, 2, 1, m, sw) CV_TRY(1, 2, 1, m, sw)
+#define CV_CHAIN_2_2(m, sw) CV_TRY(6, 2, 2, m, sw) CV_TRY(4, 2, 2, m, sw) CV_TRY(2, 2, 2, m, sw) CV_TRY(1, 2, 2, m, sw)
 #else
-#define CV_CHAIN1(m, sw) CV_TRY(8, 1, m, sw) CV_TRY(4, 1, m, sw) CV_TRY(2, 1, m, sw) CV_TRY(1, 1, m, sw)
-#define CV_CHAIN2(m, sw) CV_TRY(6, 2, m, sw) CV_TRY(4, 2, m, sw) CV_TRY(2, 2, m, sw) CV_TRY(1, 2, m, sw)
-#define CV_CHAIN3(m, sw) CV_TRY(4, 3, m, sw) CV_TRY(2, 3, m, sw) CV_TRY(1, 3, m, sw)
+#define CV_CHAIN_1_1(m, sw) CV_TRY(8, 1, 1, m, sw) CV_TRY(4, 1, 1, m, sw) CV_TRY(2, 1, 1, m, sw) CV_TRY(1, 1, 1, m, sw)
+#define CV_CHAIN_1_2(m, sw) CV_TRY(6, 1, 2, m, sw) CV_TRY(4, 1, 2, m, sw) CV_TRY(2, 1, 2, m, sw) CV_TRY(1, 1, 2, m, sw)
+#define CV_CHAIN_1_3(m, sw) CV_TRY(4, 1, 3, m, sw) CV_TRY(2, 1, 3, m, sw) CV_TRY(1, 1, 3, m, sw)
+#define CV_CHAIN_2_1(m, sw) CV_TRY(6, 2, 1, m, sw) CV_TRY(4, 2, 1, m, sw) CV_TRY(2, 2, 1, m, sw) CV_TRY(1, 2, 1, m, sw)
+#define CV_CHAIN_2_2(m, sw) CV_TRY(3, 2, 2, m, sw) CV_TRY(2, 2, 2, m, sw) CV_TRY(1, 2, 2, m, sw)
 #endif
-#define CV_CALL_OB(nv, m, sw)                                                                  \
+#define CV_CALL_OB(nr, nv, m, sw)                                                              \
     do {                                                                                       \
         int64_t o = o0;                                                                        \
         while (o < o0 + nb) {                                                                  \
@@ -102,59 +107,83 @@ static inline CV_MT CV_NAME(mask_lim)(int64_t col, int64_t Win, int64_t lim)
             const FC_T *wo = wbase + o * g->w_o;                                               \
             const FC_T *io = init ? init + o : NULL;                                           \
             FC_T *oo = out + o * g->out_ps + i * g->out_rs;                                    \
-            CV_CHAIN##nv(m, sw)                                                                \
+            CV_CHAIN_##nr##_##nv(m, sw)                                                        \
         }                                                                                      \
     } while (0)
+
+/* one block of pixels (rows i .. i + nr - 1, columns [j0, j0 + nj)) for every channel of the
+ * job, with the micro-kernel shape (nr, nv, masked, sw) chosen at run time                 */
+static void CV_NAME(block_all_channels)(const fc_corr_geom *g, const FC_T *in, const FC_T *wbase,
+                                        const FC_T *init, int relu, int64_t o0, int64_t nb,
+                                        FC_T *out, int64_t i, int64_t hin0, int64_t r0, int64_t r1,
+                                        int64_t j0, int64_t nj, int nr, int nv, int m, int sw)
+{
+    switch (((nr * 4 + nv) * 2 + m) * 2 + sw) {
+    case 21: CV_CALL_OB(1, 1, 0, 1); break;
+    case 22: CV_CALL_OB(1, 1, 0, 2); break;
+    case 23: CV_CALL_OB(1, 1, 1, 1); break;
+    case 24: CV_CALL_OB(1, 1, 1, 2); break;
+    case 25: CV_CALL_OB(1, 2, 0, 1); break;
+    case 26: CV_CALL_OB(1, 2, 0, 2); break;
+    case 27: CV_CALL_OB(1, 2, 1, 1); break;
+    case 28: CV_CALL_OB(1, 2, 1, 2); break;
+    case 29: CV_CALL_OB(1, 3, 0, 1); break;
+    case 30: CV_CALL_OB(1, 3, 0, 2); break;
+    case 31: CV_CALL_OB(1, 3, 1, 1); break;
+    case 32: CV_CALL_OB(1, 3, 1, 2); break;
+    case 37: CV_CALL_OB(2, 1, 0, 1); break;
+    case 38: CV_CALL_OB(2, 1, 0, 2); break;
+    case 39: CV_CALL_OB(2, 1, 1, 1); break;
+    case 40: CV_CALL_OB(2, 1, 1, 2); break;
+    case 41: CV_CALL_OB(2, 2, 0, 1); break;
+    case 42: CV_CALL_OB(2, 2, 0, 2); break;
+    case 43: CV_CALL_OB(2, 2, 1, 1); break;
+    case 44: CV_CALL_OB(2, 2, 1, 2); break;
+    default: break;
+    }
+}
 
 static void FC_CAT(corr_rows_simd, FC_SFX) FC_CORR_ARGS(FC_T)
 {
     const int64_t Wout = g->Wout, sw = g->sw;
-    for (int64_t i = i0; i < i1; i++) {
+    int64_t i = i0;
+    while (i < i1) {
         /* kernel rows r with 0 <= i*sh + r - oh < Hin */
         const int64_t hin0 = i * g->sh - g->oh;
         const int64_t r0 = fc_max64(0, -hin0);
         const int64_t r1 = fc_max64(r0, fc_min64(g->R, g->Hin - hin0));
+        /* two rows at once when both see every kernel row (not at the top or bottom border) */
+        const int nr = (i + 1 < i1 && r0 == 0 && r1 == g->R && hin0 + g->sh + g->R <= g->Hin) ? 2 : 1;
         int64_t j0 = 0;
         while (j0 < Wout) {
             const int64_t vec_left = (Wout - j0 + CV_VL - 1) / CV_VL;
             /* 4 vectors left: 2 + 2 rather than 3 + 1 */
-            const int64_t nv = vec_left >= 5 ? 3 : (vec_left == 4 ? 2 : vec_left);
+            const int nv = vec_left >= 5 ? 3 : (vec_left == 4 ? 2 : (int)vec_left);
             const int64_t nj = fc_min64(nv * CV_VL, Wout - j0);
-            /* every input column read, j0 + lane + s - ow for all lanes and taps, in the row? */
             /* every input column read, (j0 + lane)*sw + s - ow (and for stride 2 the odd
              * column after the last lane) for all lanes and taps, inside the row?         */
             const int inside = j0 * sw - g->ow >= 0 &&
                                (j0 + nv * CV_VL) * sw - 1 + g->S - 1 - g->ow < g->Win;
-            if (sw == 1) {
-                if (inside) {
-                    if (nv == 3) CV_CALL_OB(3, 0, 1);
-                    else if (nv == 2) CV_CALL_OB(2, 0, 1);
-                    else CV_CALL_OB(1, 0, 1);
-                } else {
-                    if (nv == 3) CV_CALL_OB(3, 1, 1);
-                    else if (nv == 2) CV_CALL_OB(2, 1, 1);
-                    else CV_CALL_OB(1, 1, 1);
-                }
+            if (nr == 2 && nv == 3) {   /* wide rows: 8 x 3 blocks already fill the registers */
+                for (int64_t rr = 0; rr < 2; rr++)
+                    CV_NAME(block_all_channels)(g, in, wbase, init, relu, o0, nb, out, i + rr,
+                                                hin0 + rr * g->sh, r0, r1, j0, nj, 1, 3, !inside, (int)sw);
             } else {
-                if (inside) {
-                    if (nv == 3) CV_CALL_OB(3, 0, 2);
-                    else if (nv == 2) CV_CALL_OB(2, 0, 2);
-                    else CV_CALL_OB(1, 0, 2);
-                } else {
-                    if (nv == 3) CV_CALL_OB(3, 1, 2);
-                    else if (nv == 2) CV_CALL_OB(2, 1, 2);
-                    else CV_CALL_OB(1, 1, 2);
-                }
+                CV_NAME(block_all_channels)(g, in, wbase, init, relu, o0, nb, out, i, hin0, r0, r1,
+                                            j0, nj, nr, nv, !inside, (int)sw);
             }
             j0 += nj;
         }
+        i += nr;
     }
 }
 #undef CV_CALL_OB
 #undef CV_TRY
-#undef CV_CHAIN1
-#undef CV_CHAIN2
-#undef CV_CHAIN3
+#undef CV_CHAIN_1_1
+#undef CV_CHAIN_1_2
+#undef CV_CHAIN_1_3
+#undef CV_CHAIN_2_1
+#undef CV_CHAIN_2_2
 #undef CV_BLOCK_NAME
 #endif
 
