@@ -6,10 +6,9 @@
  *       macro-kernel: for each B sliver, for each A sliver: MR x NR micro-kernel
  * The first KC block applies beta, the following ones accumulate (beta = 1).
  *
- * Threads split either the rows (each thread packs its own A blocks, all threads pack one
- * shared B panel cooperatively, with barriers) or the columns (each thread runs the loop nest
- * on its own columns with private buffers, no barriers), whichever balances the register
- * tiles better. The tile grid (multiples of MR rows and NR columns from the origin) and the KC
+ * Threads split either the rows or the columns of C, whichever balances the register tiles
+ * better, and each runs the loop nest on its share with private buffers (no barriers). The
+ * tile grid (multiples of MR rows and NR columns from the origin) and the KC
  * blocks do not depend on the thread count, and each C element is reduced in the same order
  * whatever tile or thread computes it, so results are bit-identical for any thread count
  * (for a given ISA path).                                                                    */
@@ -52,11 +51,11 @@ typedef struct {
     char *C;
     int64_t lda, ldb, ldc;
     int64_t kc;          /* depth block: K split into equal blocks of at most kit.kc */
-    int64_t mc;          /* row block bound (multiple of MR): the A buffer holds mc x kc */
+    int64_t mc;          /* row block bound (multiple of MR): an A buffer holds mc x kc */
     int64_t nc;          /* column block bound (multiple of NR): a B buffer holds kc x nc */
-    int split_rows;      /* 1: threads split M and share the B panel; 0: threads split N */
-    char *work;          /* [B panel(s)][A blocks], 64-byte aligned pieces */
-    int64_t b_bytes, a_bytes;   /* one B buffer, one A buffer */
+    int split_rows;      /* 1: threads split M; 0: threads split N */
+    char *work;          /* per thread: [B panel][A block], 64-byte aligned pieces */
+    int64_t b_bytes, a_bytes;
 } gemm_plan;
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -129,56 +128,22 @@ static void gemm_block_private(const gemm_plan *p, int64_t m0, int64_t m1, int64
     }
 }
 
-#ifdef FC_HAVE_OPENMP
-/* rows split over nt threads, one B panel packed by all of them: called by every thread of
- * the parallel region, which all run the same jc/pc loops and so meet at the same barriers */
-static void gemm_rows_shared(const gemm_plan *p, int t, int nt, char *bbuf, char *abuf)
-{
-    const fc_gemm_kit *kit = &p->kit;
-    const int64_t e = kit->elem, mr = kit->mr, nr = kit->nr;
-    int64_t s0, s1;
-    thread_range(ceil_div(p->M, mr), t, nt, &s0, &s1);
-    const int64_t m0 = s0 * mr, m1 = fc_min64(p->M, s1 * mr);
-    const int64_t mc = balanced_block(m1 - m0, p->mc, mr);
-    for (int64_t jc = 0; jc < p->N; jc += p->nc) {
-        const int64_t ncur = fc_min64(p->nc, p->N - jc);
-        int64_t q0, q1;   /* the slivers of the panel this thread packs */
-        thread_range(ceil_div(ncur, nr), t, nt, &q0, &q1);
-        for (int64_t pc = 0; pc < p->K; pc += p->kc) {
-            const int64_t kcur = fc_min64(p->kc, p->K - pc);
-            const void *beta = pc == 0 ? p->beta : p->one;
-            if (q1 > q0) {
-                const int64_t j = jc + q0 * nr;
-                kit->pack_b(p->trans_b, kcur, fc_min64(ncur, q1 * nr) - q0 * nr,
-                            offset_of(p->B, p->trans_b, pc, j, p->ldb, e), p->ldb,
-                            bbuf + q0 * nr * kcur * e);
-            }
-#pragma omp barrier
-            for (int64_t ic = m0; ic < m1; ic += mc) {
-                const int64_t mcur = fc_min64(mc, m1 - ic);
-                gemm_a_block(p, ic, mcur, pc, kcur, jc, ncur, bbuf, abuf, beta);
-            }
-#pragma omp barrier   /* the panel is overwritten next */
-        }
-    }
-}
-#endif
-
-/* thread t of nt: its share of the work */
+/* thread t of nt: its rows (or columns) of C, with its own packing buffers, so the threads
+ * never wait for each other (no barriers: on a shared machine a preempted thread does not hold
+ * the others up). A rows split packs the B panel once per thread, which costs little: rows are
+ * only split when N is narrow (columns are split otherwise).                                 */
 static void gemm_thread(const gemm_plan *p, int t, int nt)
 {
-    char *abufs = p->work + (p->split_rows ? 1 : nt) * p->b_bytes;
-    char *abuf = abufs + t * p->a_bytes;
-#ifdef FC_HAVE_OPENMP
-    if (p->split_rows && nt > 1) {
-        gemm_rows_shared(p, t, nt, p->work, abuf);
-        return;
-    }
-#endif
+    const int64_t mr = p->kit.mr, nr = p->kit.nr;
+    char *bbuf = p->work + (int64_t)t * (p->b_bytes + p->a_bytes), *abuf = bbuf + p->b_bytes;
     int64_t s0, s1;
-    thread_range(ceil_div(p->N, p->kit.nr), t, nt, &s0, &s1);
-    gemm_block_private(p, 0, p->M, s0 * p->kit.nr, fc_min64(p->N, s1 * p->kit.nr),
-                       p->work + t * p->b_bytes, abuf);
+    if (p->split_rows) {
+        thread_range(ceil_div(p->M, mr), t, nt, &s0, &s1);
+        gemm_block_private(p, s0 * mr, fc_min64(p->M, s1 * mr), 0, p->N, bbuf, abuf);
+    } else {
+        thread_range(ceil_div(p->N, nr), t, nt, &s0, &s1);
+        gemm_block_private(p, 0, p->M, s0 * nr, fc_min64(p->N, s1 * nr), bbuf, abuf);
+    }
 }
 
 /* how many threads, and which dimension they split: compare the largest per-thread share of
@@ -199,9 +164,6 @@ static int gemm_choose_threads(int64_t M, int64_t N, int64_t K, int64_t mr, int6
      * machine does not hold the others up) unless there are too few column slivers for the
      * threads to get equal widths */
     *split_rows = cost_rows < cost_cols || (cost_rows == cost_cols && nb < 4 * (int64_t)nt);
-#ifdef GEMM_FORCE_SPLIT
-    *split_rows = GEMM_FORCE_SPLIT;
-#endif
     return nt;
 }
 
@@ -255,8 +217,6 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     p.ldb = ldb;
     p.ldc = ldc;
     p.kc = balanced_block(K, p.kit.kc, 1);
-    p.mc = fc_min64(p.kit.mc, round_up(M, p.kit.mr));
-    p.nc = fc_min64(p.kit.nc, round_up(N, p.kit.nr));
 
     int want = fc_ctx_threads(ctx);
 #ifdef FC_HAVE_OPENMP
@@ -266,11 +226,15 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
 #endif
     const int nt = gemm_choose_threads(M, N, K, p.kit.mr, p.kit.nr, want, &p.split_rows);
 
-    /* buffers sized to the problem (small calls allocate little), 64-byte aligned pieces */
+    /* blocks and buffers sized to one thread's share (small calls allocate little) */
+    const int64_t mr = p.kit.mr, nr = p.kit.nr;
+    const int64_t rows = p.split_rows ? ceil_div(ceil_div(M, mr), nt) * mr : round_up(M, mr);
+    const int64_t cols = p.split_rows ? round_up(N, nr) : ceil_div(ceil_div(N, nr), nt) * nr;
+    p.mc = fc_min64(p.kit.mc, rows);
+    p.nc = fc_min64(p.kit.nc, cols);
     p.b_bytes = round_up(p.kc * p.nc * p.kit.elem, 64);
     p.a_bytes = round_up(p.mc * p.kc * p.kit.elem, 64);
-    const int64_t nb_bufs = p.split_rows ? 1 : nt;
-    p.work = (char *)fc_aligned_alloc(nb_bufs * p.b_bytes + (int64_t)nt * p.a_bytes);
+    p.work = (char *)fc_aligned_alloc((int64_t)nt * (p.b_bytes + p.a_bytes));
     if (p.work == NULL) return FC_ENOMEM;
 
     if (nt <= 1) {

@@ -4,7 +4,8 @@ C = alpha * op(A) @ op(B) + beta * C, row-major. The reference is computed in fl
 same (float32-rounded) inputs, so the only error left is the kernel's own accumulation; it is
 bounded relative to the scale |alpha| * |op(A)| @ |op(B)| + |beta * C| of each output.
 Sizes straddle the register blocks (MR = 4/6/12 rows, NR = 8/16/32 columns) and the cache
-blocks (KC <= 384, MC <= 192, NC <= 3072), so edge tiles and block boundaries are all hit.
+blocks (KC <= 384, MC <= 192, NC <= 3072), and narrow N (<= 256), where A is read in place
+rather than packed,, so edge tiles and block boundaries are all hit.
 """
 import numpy as np
 import pytest
