@@ -3,9 +3,9 @@
 C = alpha * op(A) @ op(B) + beta * C, row-major. The reference is computed in float64 from the
 same (float32-rounded) inputs, so the only error left is the kernel's own accumulation; it is
 bounded relative to the scale |alpha| * |op(A)| @ |op(B)| + |beta * C| of each output.
-Sizes straddle the register blocks (MR = 4/6/12 rows, NR = 8/16/32 columns) and the cache
-blocks (KC <= 384, MC <= 192, NC <= 3072), and narrow N (<= 256), where A is read in place
-rather than packed,, so edge tiles and block boundaries are all hit.
+Sizes straddle the register blocks (MR = 4/6/12 rows, NR = 8/16/32 columns), the cache blocks
+(KC <= 384, MC <= 192, NC <= 3072) and the width (N = 256) under which A is read in place
+rather than packed, so edge tiles, block boundaries and both A paths are all hit.
 """
 import numpy as np
 import pytest
