@@ -113,6 +113,28 @@ static int SFX(adaptive_check)(const fc_pool_desc *d)
     return FC_OK;
 }
 
+/* global average of planes [c0, c1) (P = Q = 1, the head of ResNet): GLOBAL_LANES planes at a
+ * time so that their sums run side by side instead of one long chain of dependent additions;
+ * each plane is still summed in row-major order, as the general loop does */
+#define GLOBAL_LANES 8
+static void SFX(global_avg)(const T *x, int64_t c0, int64_t c1, int64_t H, int64_t W, T *y)
+{
+    const int64_t HW = H * W;
+    int64_t c = c0;
+    for (; c + GLOBAL_LANES <= c1; c += GLOBAL_LANES) {
+        T sum[GLOBAL_LANES] = {0};
+        const T *xp = x + c * HW;
+        for (int64_t e = 0; e < HW; ++e)
+            for (int j = 0; j < GLOBAL_LANES; ++j) sum[j] += xp[j * HW + e];
+        for (int j = 0; j < GLOBAL_LANES; ++j) y[c + j] = sum[j] / (T)H / (T)W;
+    }
+    for (; c < c1; ++c) {
+        T sum = 0;
+        for (int64_t e = 0; e < HW; ++e) sum += x[c * HW + e];
+        y[c] = sum / (T)H / (T)W;
+    }
+}
+
 int SFX(fc_adaptive_avgpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d, const T *x, T *y)
 {
     const int st = SFX(adaptive_check)(d);
@@ -122,6 +144,15 @@ int SFX(fc_adaptive_avgpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d,
     if (!x || !y) return FC_EINVAL;
     const int64_t W = d->W;
     const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->P, planes * (HW + PQ));
+    if (PQ == 1) {
+        const int64_t blocks = pl.nthreads;
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
+#endif
+        for (int64_t b = 0; b < blocks; ++b)
+            SFX(global_avg)(x, planes * b / blocks, planes * (b + 1) / blocks, d->H, W, y);
+        return FC_OK;
+    }
 #ifdef FC_HAVE_OPENMP
 #pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
 #endif

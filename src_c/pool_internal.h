@@ -46,14 +46,15 @@ static inline void fc_pool_item(const fc_pool_plan *pl, int64_t item, int64_t ro
 }
 
 /* SIMD max pooling of the interior columns [q0, q0 + nq) -- whose windows lie inside the
- * input horizontally -- of output rows [pa, pb) of one plane: x is the plane (H*W elements),
- * y and idx (may be NULL) the plane's outputs (row stride Q). Same results as the generic loop
+ * input horizontally -- of output rows [pa, pb) of `nplanes` consecutive planes: x is the first
+ * plane (H*W elements each), y and idx (may be NULL) its outputs (P*Q each, row stride Q). Same results as the generic loop
  * in pool_max_tmpl.h, bit for bit: torch's rule (first maximum in row-major window order, a
  * NaN wins and the last NaN stays). Float indices are computed in 32 bits: the caller
  * guarantees H*W <= INT32_MAX. Returns nq, or 0 if this path does not handle the window
  * (stride > 2, the portable build): then nothing was written.                                */
 #define FC_MAXPOOL_ROWS_ARGS(T) \
-    (const fc_pool_desc *d, const T *x, int64_t pa, int64_t pb, int64_t q0, int64_t nq, T *y, int64_t *idx)
+    (const fc_pool_desc *d, const T *x, int64_t nplanes, int64_t pa, int64_t pb, int64_t q0, int64_t nq, \
+     T *y, int64_t *idx)
 FC_DECLARE_ISA(int64_t, fc_maxpool_rows_f32, FC_MAXPOOL_ROWS_ARGS(float));
 FC_DECLARE_ISA(int64_t, fc_maxpool_rows_f64, FC_MAXPOOL_ROWS_ARGS(double));
 

@@ -48,26 +48,26 @@ static void SFX(max_row_generic)(const fc_pool_desc *d, const T *xp, int64_t p, 
     }
 }
 
-/* output rows [r0, r1) of one plane: the interior columns (windows inside the input
- * horizontally) go to the SIMD kernel when there is one, the edge columns and whatever the
- * kernel declines the generic way */
-static void SFX(max_rows)(const fc_pool_desc *d, SFX(rows_fn) simd, const T *xp, int64_t r0,
-                          int64_t r1, T *yp, int64_t *ip)
+/* output rows [r0, r1) of `nplanes` consecutive planes: the interior columns [lo, hi) (windows
+ * inside the input horizontally) go to the SIMD kernel when there is one, in one call for all
+ * the planes; the edge columns and whatever the kernel declines go the generic way */
+static void SFX(max_planes)(const fc_pool_desc *d, SFX(rows_fn) simd, int64_t lo, int64_t hi,
+                            const T *x, int64_t nplanes, int64_t r0, int64_t r1, T *y, int64_t *idx)
 {
-    const int64_t sw = d->stride_w, pw = d->pad_w, Q = d->Q;
-    const int64_t lo = fc_min64((pw + sw - 1) / sw, Q);                 /* first w0 >= 0 */
-    const int64_t hi = d->W - d->kw + pw >= 0 ? fc_min64((d->W - d->kw + pw) / sw + 1, Q) : 0;
-    int64_t done = 0;
-    if (simd && hi > lo) done = simd(d, xp, r0, r1, lo, hi - lo, yp, ip);
+    const int64_t Q = d->Q, HW = d->H * d->W, PQ = d->P * d->Q;
+    const int64_t done = (simd && hi > lo) ? simd(d, x, nplanes, r0, r1, lo, hi - lo, y, idx) : 0;
     if (done && lo == 0 && hi == Q) return;
-    for (int64_t p = r0; p < r1; ++p) {
-        T *yrow = yp + p * Q;
-        int64_t *irow = ip ? ip + p * Q : NULL;
-        if (done) {
-            SFX(max_row_generic)(d, xp, p, 0, lo, yrow, irow);
-            SFX(max_row_generic)(d, xp, p, hi, Q, yrow, irow);
-        } else {
-            SFX(max_row_generic)(d, xp, p, 0, Q, yrow, irow);
+    for (int64_t c = 0; c < nplanes; ++c) {
+        const T *xp = x + c * HW;
+        for (int64_t p = r0; p < r1; ++p) {
+            T *yrow = y + c * PQ + p * Q;
+            int64_t *irow = idx ? idx + c * PQ + p * Q : NULL;
+            if (done) {
+                SFX(max_row_generic)(d, xp, p, 0, lo, yrow, irow);
+                SFX(max_row_generic)(d, xp, p, hi, Q, yrow, irow);
+            } else {
+                SFX(max_row_generic)(d, xp, p, 0, Q, yrow, irow);
+            }
         }
     }
 }
@@ -82,14 +82,32 @@ int SFX(fc_maxpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d, const T 
     if (!x || !y) return FC_EINVAL;
     /* the SIMD kernels index in 32 bits */
     SFX(rows_fn) simd = HW <= INT32_MAX ? SFX(pick_rows)(fc_ctx_isa(ctx)) : NULL;
+    const int64_t sw = d->stride_w, pw = d->pad_w;
+    const int64_t lo = fc_min64((pw + sw - 1) / sw, d->Q);                 /* first w0 >= 0 */
+    const int64_t hi = d->W - d->kw + pw >= 0 ? fc_min64((d->W - d->kw + pw) / sw + 1, d->Q) : 0;
     const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->P, planes * PQ * d->kh * d->kw);
+    if (pl.chunks == 1) {
+        /* whole planes: one contiguous range of them per thread, so small planes (late layers,
+         * 7x7 outputs) cost one kernel call per thread rather than one per plane */
+        const int64_t blocks = pl.nthreads;
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
+#endif
+        for (int64_t b = 0; b < blocks; ++b) {
+            const int64_t c0 = planes * b / blocks, c1 = planes * (b + 1) / blocks;
+            SFX(max_planes)(d, simd, lo, hi, x + c0 * HW, c1 - c0, 0, d->P, y + c0 * PQ,
+                            indices ? indices + c0 * PQ : NULL);
+        }
+        return FC_OK;
+    }
 #ifdef FC_HAVE_OPENMP
 #pragma omp parallel for schedule(static) num_threads(pl.nthreads) if (pl.nthreads > 1)
 #endif
     for (int64_t it = 0; it < pl.items; ++it) {
         int64_t plane, r0, r1;
         fc_pool_item(&pl, it, d->P, &plane, &r0, &r1);
-        SFX(max_rows)(d, simd, x + plane * HW, r0, r1, y + plane * PQ, indices ? indices + plane * PQ : NULL);
+        SFX(max_planes)(d, simd, lo, hi, x + plane * HW, 1, r0, r1, y + plane * PQ,
+                        indices ? indices + plane * PQ : NULL);
     }
     return FC_OK;
 }

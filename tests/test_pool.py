@@ -34,6 +34,7 @@ GRID = [
     ((2, 3, 14, 14), 2, 2, 0, False),         # 7 outputs a row: two rows per vector
     ((1, 2, 15, 9), 3, 2, 1, False),          # two rows per vector, clipped top and bottom rows
     ((1, 2, 17, 17), 3, 2, 1, True),
+    ((1, 1, 7, 1100), 3, 2, 1, False),        # rows wider than the SIMD row cache's chunk
     ((1, 2, 6, 35), 3, 1, 1, False),          # stride 1
     ((1, 2, 6, 35), (2, 3), (1, 2), (1, 1), False),
     ((1, 2, 11, 13), (3, 1), (2, 1), (1, 0), True),

@@ -242,13 +242,13 @@ PK_INLINE I pk_f64_upper_half(int64_t v) { return _mm256_setr_epi64x(0, 0, v, v)
 
 int64_t FC_ISA_FN(fc_maxpool_rows_f32) FC_MAXPOOL_ROWS_ARGS(float)
 {
-    (void)d, (void)x, (void)pa, (void)pb, (void)q0, (void)nq, (void)y, (void)idx;
+    (void)d, (void)x, (void)nplanes, (void)pa, (void)pb, (void)q0, (void)nq, (void)y, (void)idx;
     return 0;
 }
 
 int64_t FC_ISA_FN(fc_maxpool_rows_f64) FC_MAXPOOL_ROWS_ARGS(double)
 {
-    (void)d, (void)x, (void)pa, (void)pb, (void)q0, (void)nq, (void)y, (void)idx;
+    (void)d, (void)x, (void)nplanes, (void)pa, (void)pb, (void)q0, (void)nq, (void)y, (void)idx;
     return 0;
 }
 

@@ -23,20 +23,23 @@
 
 /* one vector of input at src (plane offset off): whole while inside the plane, else only the
  * `need` elements that are used (masked, so the end of the array is never read past) */
-PK_INLINE V PK(vec)(const T *src, int64_t off, int64_t plane_size, int64_t need)
+PK_INLINE V PK(vec)(const T *src, int64_t off, int64_t plane_size, int64_t need, int fetch)
 {
     if (off + LANES <= plane_size) {
-        PK_PREFETCH(src);
+        if (fetch) PK_PREFETCH(src);
         return PK(load)(src);
     }
     return PK(loadn)(src, need);
 }
 
-PK_INLINE void PK(pair)(const T *src, int64_t off, int64_t plane_size, int64_t need, V *a, V *b)
+PK_INLINE void PK(pair)(const T *src, int64_t off, int64_t plane_size, int64_t need, int fetch,
+                        V *a, V *b)
 {
     if (off + 2 * LANES <= plane_size) {
-        PK_PREFETCH(src);
-        PK_PREFETCH(src + LANES);
+        if (fetch) {
+            PK_PREFETCH(src);
+            PK_PREFETCH(src + LANES);
+        }
         *a = PK(load)(src);
         *b = PK(load)(src + LANES);
     } else {
@@ -52,7 +55,7 @@ PK_INLINE void PK(row)(const T *x, int64_t plane_size, int64_t W, int64_t h, int
     const int64_t base = h * W + start;
     if (sw == 1) {
         for (int64_t k = 0; k < kw; ++k) {
-            const V v = PK(vec)(x + base + k, base + k, plane_size, m);
+            const V v = PK(vec)(x + base + k, base + k, plane_size, m, k == 0);
             const I e = PK(iset)(h * W + k);
             if (first && k == 0) {
                 *best = v;
@@ -65,7 +68,7 @@ PK_INLINE void PK(row)(const T *x, int64_t plane_size, int64_t W, int64_t h, int
         for (int64_t k = 0; k < kw; k += 2) {
             const int both = k + 1 < kw;
             V a, b;
-            PK(pair)(x + base + k, base + k, plane_size, 2 * (m - 1) + 1 + both, &a, &b);
+            PK(pair)(x + base + k, base + k, plane_size, 2 * (m - 1) + 1 + both, k == 0, &a, &b);
             const V ev = PK(even)(a, b);
             const I e = PK(iset)(h * W + k);
             if (first && k == 0) {
@@ -88,8 +91,8 @@ PK_INLINE void PK(row_two)(const T *x, int64_t plane_size, int64_t W, int64_t h,
     for (int64_t k = 0; k < kw; k += 2) {
         const int both = k + 1 < kw;
         const int64_t need = 2 * (nq - 1) + 1 + both;
-        const V a = PK(vec)(x + base + k, base + k, plane_size, need);
-        const V b = PK(vec)(x + base2 + k, base2 + k, plane_size, need);
+        const V a = PK(vec)(x + base + k, base + k, plane_size, need, k == 0);
+        const V b = PK(vec)(x + base2 + k, base2 + k, plane_size, need, k == 0);
         const V ev = PK(even)(a, b);
         const I e = PK(iset)(h * W + k);
         if (first && k == 0) {
@@ -102,44 +105,81 @@ PK_INLINE void PK(row_two)(const T *x, int64_t plane_size, int64_t W, int64_t h,
     }
 }
 
-/* output rows [pa, pb), columns [q0, q0 + nq) of one plane; kw and sw are constants in the
- * specialised instances below, so the window loops unroll */
-PK_INLINE void PK(rows)(const fc_pool_desc *d, const T *x, int64_t pa, int64_t pb, int64_t q0,
-                        int64_t nq, T *y, int64_t *idx, int64_t kw, int64_t sw)
+/* Consecutive windows share kh - sh input rows when kh > sh (3x3 stride 2: one row). Then each
+ * window row is first reduced on its own (the same scan, started afresh) and the rows are
+ * combined in order with the same update: the rule "last NaN, else first maximum" gives the
+ * same result whether the window is scanned at once or row by row. The reduction of a window's
+ * last row is kept for the next output row, for a chunk of PK_CACHE_BLOCKS vectors of columns
+ * at a time (a few KB on the stack, whatever the width).                                     */
+#define PK_CACHE_BLOCKS 16
+
+/* output rows [pa, pb), columns [q0, q0 + nq) of one plane, one row of outputs a vector, for
+ * windows that share rows (kh > sh): each row reduced on its own, the last one cached */
+PK_INLINE void PK(rows_shared)(const fc_pool_desc *d, const T *x, int64_t pa, int64_t pb, int64_t q0,
+                               int64_t nq, T *y, int64_t *idx, int64_t kw, int64_t sw, I lane_col)
 {
     const int64_t W = d->W, plane_size = d->H * d->W, Q = d->Q, sh = d->stride_h;
-    const I lane_col = PK(lane_col)(sw);
-    /* two rows a vector: lane i of the upper half is output q0 + i - LANES/2 of the next row */
-    const int two = sw == 2 && 2 * nq <= LANES;
-    const I lane_col_two = PK(iadd)(lane_col, PK(upper_half)(sh * W - (LANES / 2) * sw));
-    for (int64_t p = pa; p < pb;) {
-        const int64_t top = p * sh - d->pad_h;
+    V cache_v[PK_CACHE_BLOCKS];
+    I cache_i[PK_CACHE_BLOCKS];
+    for (int64_t c0 = 0; c0 < nq; c0 += PK_CACHE_BLOCKS * LANES) {
+        const int64_t c1 = nq - c0 < PK_CACHE_BLOCKS * LANES ? nq : c0 + PK_CACHE_BLOCKS * LANES;
+        int64_t cached = -1;   /* the input row whose reductions cache_v / cache_i hold */
+        for (int64_t p = pa; p < pb; ++p) {
+            const int64_t top = p * sh - d->pad_h;
+            const int64_t h0 = top > 0 ? top : 0;
+            const int64_t h1 = top + d->kh < d->H ? top + d->kh : d->H;
+            const int hit = h0 == cached;
+            T *yrow = y + p * Q + q0;
+            int64_t *irow = idx ? idx + p * Q + q0 : NULL;
+            for (int64_t j0 = c0, b = 0; j0 < c1; j0 += LANES, ++b) {
+                const int64_t m = c1 - j0 < LANES ? c1 - j0 : LANES;
+                const int64_t st = (q0 + j0) * sw - d->pad_w;
+                V best = PK(load)(x);    /* (overwritten by the first element) */
+                I at = PK(iset)(0);
+                if (hit) {
+                    best = cache_v[b];
+                    at = cache_i[b];
+                } else {
+                    PK(row)(x, plane_size, W, h0, st, m, kw, sw, 1, &best, &at);
+                }
+                V hv = best;
+                I hi = at;
+                for (int64_t h = h0 + 1; h < h1; ++h) {
+                    PK(row)(x, plane_size, W, h, st, m, kw, sw, 1, &hv, &hi);
+                    PK(update)(&best, &at, hv, hi);
+                }
+                cache_v[b] = hv;
+                cache_i[b] = hi;
+                PK(storen)(yrow + j0, sw == 2 ? PK(fix_v)(best) : best, m);
+                if (irow) {
+                    at = PK(iadd)(sw == 2 ? PK(fix_i)(at) : at, PK(iadd)(PK(iset)(st), lane_col));
+                    PK(store_idxn)(irow + j0, at, m);
+                }
+            }
+            cached = h1 - 1;
+        }
+    }
+}
+
+/* output rows [pa, pb), columns [q0, q0 + nq) of one plane, one row of outputs a vector */
+PK_INLINE void PK(rows_one)(const fc_pool_desc *d, const T *x, int64_t pa, int64_t pb, int64_t q0,
+                            int64_t nq, T *y, int64_t *idx, int64_t kw, int64_t sw, I lane_col)
+{
+    if (d->kh > d->stride_h) {
+        PK(rows_shared)(d, x, pa, pb, q0, nq, y, idx, kw, sw, lane_col);
+        return;
+    }
+    /* disjoint windows (2x2 stride 2): the whole window in one scan */
+    const int64_t W = d->W, plane_size = d->H * d->W, Q = d->Q;
+    for (int64_t p = pa; p < pb; ++p) {
+        const int64_t top = p * d->stride_h - d->pad_h;
         const int64_t h0 = top > 0 ? top : 0;
         const int64_t h1 = top + d->kh < d->H ? top + d->kh : d->H;
         T *yrow = y + p * Q + q0;
         int64_t *irow = idx ? idx + p * Q + q0 : NULL;
-        const int64_t start = q0 * sw - d->pad_w;
-        if (two && p + 1 < pb && top >= 0 && top + sh + d->kh <= d->H) {
-            /* rows p and p + 1, both windows full height */
-            V best = PK(load)(x);    /* (overwritten by the first element) */
-            I at = PK(iset)(0);
-            PK(row_two)(x, plane_size, W, top, sh, start, nq, kw, 1, &best, &at);
-            for (int64_t h = top + 1; h < top + d->kh; ++h)
-                PK(row_two)(x, plane_size, W, h, sh, start, nq, kw, 0, &best, &at);
-            best = PK(fix_v)(best);
-            PK(storen)(yrow, best, nq);
-            PK(storen)(yrow + Q, PK(upper_v)(best), nq);
-            if (irow) {
-                at = PK(iadd)(PK(fix_i)(at), PK(iadd)(PK(iset)(start), lane_col_two));
-                PK(store_idxn)(irow, at, nq);
-                PK(store_idxn)(irow + Q, PK(upper_i)(at), nq);
-            }
-            p += 2;
-            continue;
-        }
         for (int64_t j0 = 0; j0 < nq; j0 += LANES) {
             const int64_t m = nq - j0 < LANES ? nq - j0 : LANES;
-            const int64_t st = start + j0 * sw;
+            const int64_t st = (q0 + j0) * sw - d->pad_w;
             V best = PK(load)(x);    /* (overwritten by the first element) */
             I at = PK(iset)(0);
             PK(row)(x, plane_size, W, h0, st, m, kw, sw, 1, &best, &at);
@@ -150,19 +190,69 @@ PK_INLINE void PK(rows)(const fc_pool_desc *d, const T *x, int64_t pa, int64_t p
                 PK(store_idxn)(irow + j0, at, m);
             }
         }
-        p += 1;
     }
+}
+
+/* output rows [pa, pb), columns [q0, q0 + nq) of one plane; kw and sw are constants in the
+ * specialised instances below, so the window loops unroll */
+PK_INLINE void PK(rows)(const fc_pool_desc *d, const T *x, int64_t pa, int64_t pb, int64_t q0,
+                        int64_t nq, T *y, int64_t *idx, int64_t kw, int64_t sw)
+{
+    const I lane_col = PK(lane_col)(sw);
+    if (!(sw == 2 && 2 * nq <= LANES)) {
+        PK(rows_one)(d, x, pa, pb, q0, nq, y, idx, kw, sw, lane_col);
+        return;
+    }
+    /* two rows a vector: lane i of the upper half is output q0 + i - LANES/2 of the next row */
+    const int64_t W = d->W, plane_size = d->H * d->W, Q = d->Q, sh = d->stride_h;
+    const I lane_col_two = PK(iadd)(lane_col, PK(upper_half)(sh * W - (LANES / 2) * sw));
+    const int64_t start = q0 * sw - d->pad_w;
+    for (int64_t p = pa; p < pb;) {
+        const int64_t top = p * sh - d->pad_h;
+        if (!(p + 1 < pb && top >= 0 && top + sh + d->kh <= d->H)) {
+            /* a window clipped at the top or bottom, or the last row: on its own */
+            PK(rows_one)(d, x, p, p + 1, q0, nq, y, idx, kw, sw, lane_col);
+            p += 1;
+            continue;
+        }
+        /* rows p and p + 1, both windows full height */
+        T *yrow = y + p * Q + q0;
+        int64_t *irow = idx ? idx + p * Q + q0 : NULL;
+        V best = PK(load)(x);    /* (overwritten by the first element) */
+        I at = PK(iset)(0);
+        PK(row_two)(x, plane_size, W, top, sh, start, nq, kw, 1, &best, &at);
+        for (int64_t h = top + 1; h < top + d->kh; ++h)
+            PK(row_two)(x, plane_size, W, h, sh, start, nq, kw, 0, &best, &at);
+        best = PK(fix_v)(best);
+        PK(storen)(yrow, best, nq);
+        PK(storen)(yrow + Q, PK(upper_v)(best), nq);
+        if (irow) {
+            at = PK(iadd)(PK(fix_i)(at), PK(iadd)(PK(iset)(start), lane_col_two));
+            PK(store_idxn)(irow, at, nq);
+            PK(store_idxn)(irow + Q, PK(upper_i)(at), nq);
+        }
+        p += 2;
+    }
+}
+
+/* every plane; kw and sw constants in the specialised instances */
+PK_INLINE void PK(planes)(const fc_pool_desc *d, const T *x, int64_t nplanes, int64_t pa, int64_t pb,
+                          int64_t q0, int64_t nq, T *y, int64_t *idx, int64_t kw, int64_t sw)
+{
+    const int64_t HW = d->H * d->W, PQ = d->P * d->Q;
+    for (int64_t c = 0; c < nplanes; ++c)
+        PK(rows)(d, x + c * HW, pa, pb, q0, nq, y + c * PQ, idx ? idx + c * PQ : NULL, kw, sw);
 }
 
 int64_t PK_ENTRY FC_MAXPOOL_ROWS_ARGS(T)
 {
     const int64_t kw = d->kw, sw = d->stride_w;
     if (kw > 4096) return 0;   /* absurd windows: the portable loop is as good */
-    if (sw == 2 && kw == 2) PK(rows)(d, x, pa, pb, q0, nq, y, idx, 2, 2);        /* VGG */
-    else if (sw == 2 && kw == 3) PK(rows)(d, x, pa, pb, q0, nq, y, idx, 3, 2);   /* ResNet stem */
-    else if (sw == 1 && kw == 3) PK(rows)(d, x, pa, pb, q0, nq, y, idx, 3, 1);
-    else if (sw == 2) PK(rows)(d, x, pa, pb, q0, nq, y, idx, kw, 2);
-    else if (sw == 1) PK(rows)(d, x, pa, pb, q0, nq, y, idx, kw, 1);
+    if (sw == 2 && kw == 2) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, 2, 2);        /* VGG */
+    else if (sw == 2 && kw == 3) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, 3, 2);   /* ResNet */
+    else if (sw == 1 && kw == 3) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, 3, 1);
+    else if (sw == 2) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, kw, 2);
+    else if (sw == 1) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, kw, 1);
     else return 0;
     return nq;
 }
