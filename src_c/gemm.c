@@ -233,7 +233,9 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     p.mc = fc_min64(p.kit.mc, rows);
     p.nc = fc_min64(p.kit.nc, cols);
     p.b_bytes = round_up(p.kc * p.nc * p.kit.elem, 64);
-    p.a_bytes = round_up(p.mc * p.kc * p.kit.elem, 64);
+    /* no A buffer when every panel is narrow enough for A to be read in place */
+    const int a_in_place = !trans_a && p.nc <= GEMM_PACK_A_MIN_N;
+    p.a_bytes = a_in_place ? 0 : round_up(p.mc * p.kc * p.kit.elem, 64);
     p.work = (char *)fc_aligned_alloc((int64_t)nt * (p.b_bytes + p.a_bytes));
     if (p.work == NULL) return FC_ENOMEM;
 
