@@ -18,12 +18,30 @@
 #endif
 #define FC_WINO_MAX_TILES 512   /* tiles per block at most (small C and K) */
 
+#ifndef FC_WINO_MIN_TILES
+#define FC_WINO_MIN_TILES 64    /* tiles per block at least: the GEMMs' N dimension */
+#endif
+#define FC_WINO_MAX_TILES 512   /* tiles per block at most (small C and K) */
+#ifndef FC_WINO_KC
+#define FC_WINO_KC 48           /* output channels per chunk (a multiple of the GEMM's MR) */
+#endif
+#ifndef FC_WINO_INLINE_BLOCKS
+#define FC_WINO_INLINE_BLOCKS 2 /* at most this many tile blocks: filters transformed per job */
+#endif
+
+#ifndef FC_WINO_ROW_MIN_TILES
+#define FC_WINO_ROW_MIN_TILES 12  /* tile rows this long: groups never straddle two rows */
+#endif
+
 typedef struct {
     int64_t tiles_y, tiles_x, ntiles;   /* output tiles per column, per row, in total */
     int64_t T, nblocks, ld;             /* tiles per block, blocks, row stride of V and M */
     int64_t kb, ksplit;                 /* output channels per job, jobs per block */
-    int64_t v_elems, ws_elems, nws;     /* per-thread workspace: V then M; workspaces */
-    int64_t u_elems;                    /* 36 * K * C */
+    int64_t kc;                         /* output channels per chunk of a job */
+    int inline_w;                       /* filters transformed inside each job, chunk by chunk */
+    int row_groups;                     /* transform groups are runs within one tile row */
+    int64_t v_elems, m_elems, ws_elems, nws;   /* per-thread workspace: V, M [, U chunk] */
+    int64_t u_elems;                    /* 36 * K * C when the filters are transformed upfront */
 } wino_plan;
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -37,18 +55,11 @@ static int wino_check(const fc_conv_desc *d, int flags, fc_conv_sizes_t *sz)
     return fc_conv_sizes(d, sz);
 }
 
-/* rows of G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
- * applied to (g0, g1, g2): out[0], out[stride], ... out[5 * stride]                          */
-static void fc_wino_g_col(double g0, double g1, double g2, double *out, int stride)
-{
-    out[0] = g0 / 4;
-    out[stride] = -(g0 + g1 + g2) / 6;
-    out[2 * stride] = -(g0 - g1 + g2) / 6;
-    out[3 * stride] = g0 / 24 + g1 / 12 + g2 / 6;
-    out[4 * stride] = g0 / 24 - g1 / 12 + g2 / 6;
-    out[5 * stride] = g2;
-}
-
+/* Blocking and work split. Every tile block reads all of U (36 K C) once, so blocks are kept
+ * large (at least FC_WINO_MIN_TILES tiles, the GEMMs' N); when there are only a few, threads
+ * split the output channels instead of the tiles (each reads half the filters), and the
+ * filters are transformed inside the jobs, chunk by chunk, instead of into one big U that
+ * would go through memory.                                                                  */
 static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_plan *pl)
 {
     const int64_t L = FC_WINO_LANES, C = d->C, K = d->K;
@@ -56,14 +67,14 @@ static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_pl
     pl->tiles_y = ceil_div(d->P, FC_WINO_M);
     pl->tiles_x = ceil_div(d->Q, FC_WINO_M);
     pl->ntiles = d->N * pl->tiles_y * pl->tiles_x;   /* <= N * P * Q, already checked */
-    /* tiles per block: V and M of one block within the budget, a multiple of the lanes */
-    const int64_t per_tile = FC_WINO_XI * (C + K) * elem;
+    /* tiles per block: one block's V and M within the budget, a multiple of the lanes */
+    const int64_t per_tile = FC_WINO_XI * (C + fc_min64(K, FC_WINO_KC)) * elem;
     int64_t T = FC_WINO_BLOCK_BYTES / (per_tile > 0 ? per_tile : 1);
-    T = fc_max64(L, fc_min64(FC_WINO_MAX_TILES, T - T % L));
+    T = fc_max64(FC_WINO_MIN_TILES, fc_min64(FC_WINO_MAX_TILES, T - T % L));
     int64_t nblocks = ceil_div(pl->ntiles, T);
-    /* few blocks: as many as a multiple of the threads, if that leaves blocks of a few lanes */
+    /* several threads, few blocks: a multiple of the thread count if blocks stay large */
     if (nthr > 1 && nblocks < 4 * nthr && nblocks % nthr != 0 &&
-        pl->ntiles >= round_up(nblocks, nthr) * 2 * L)
+        pl->ntiles >= round_up(nblocks, nthr) * FC_WINO_MIN_TILES)
         nblocks = round_up(nblocks, nthr);
     T = round_up(ceil_div(pl->ntiles, nblocks), L);
     nblocks = ceil_div(pl->ntiles, T);
@@ -77,19 +88,33 @@ static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_pl
         pl->kb = round_up(ceil_div(K, nthr), L);
         pl->ksplit = ceil_div(K, pl->kb);
     }
+    pl->kc = fc_min64(FC_WINO_KC, pl->kb);
+    pl->inline_w = nblocks <= FC_WINO_INLINE_BLOCKS;
+    pl->row_groups = pl->tiles_x >= FC_WINO_ROW_MIN_TILES;
     const int64_t njobs = pl->nblocks * pl->ksplit;
     pl->nws = (nthr > 1 && njobs > 1) ? nthr : 1;
-    int64_t v, m, u;
+    int64_t v, m, u, uc = 0;
     if ((st = fc_mul_overflow(FC_WINO_XI * C, pl->ld, &v)) != FC_OK) return st;
-    if ((st = fc_mul_overflow(FC_WINO_XI * pl->kb, pl->ld, &m)) != FC_OK) return st;
+    if ((st = fc_mul_overflow(FC_WINO_XI * pl->kc, pl->ld, &m)) != FC_OK) return st;
     if ((st = fc_mul_overflow(FC_WINO_XI * K, C, &u)) != FC_OK) return st;
+    if (pl->inline_w && (st = fc_mul_overflow(FC_WINO_XI * pl->kc, C, &uc)) != FC_OK) return st;
     pl->v_elems = round_up(v, 16);
-    pl->ws_elems = pl->v_elems + round_up(m, 16);
+    pl->m_elems = round_up(m, 16);
+    pl->ws_elems = pl->v_elems + pl->m_elems + round_up(uc, 16);
     pl->u_elems = u;
     int64_t bytes;
     if ((st = fc_mul_overflow(pl->ws_elems, pl->nws * elem, &bytes)) != FC_OK) return st;
     if ((st = fc_mul_overflow(u, elem, &bytes)) != FC_OK) return st;
     return FC_OK;
+}
+
+/* tiles in the next transform group from tile t on, at most left: a full group, or with row
+ * groups up to the end of t's tile row                                                      */
+static int64_t wino_group_len(const wino_plan *pl, int64_t t, int64_t left)
+{
+    int64_t cnt = fc_min64(FC_WINO_LANES, left);
+    if (pl->row_groups) cnt = fc_min64(cnt, pl->tiles_x - t % pl->tiles_x);
+    return cnt;
 }
 
 /* tiles [t, t + cnt) of the flattened order as a transform group */
@@ -98,6 +123,7 @@ static void wino_make_group(const fc_conv_desc *d, const wino_plan *pl, int64_t 
 {
     const int64_t per_image = pl->tiles_y * pl->tiles_x;
     g->cnt = (int)cnt;
+    g->row_run = pl->row_groups;
     g->in_inside = 1;
     g->out_inside = 1;
     for (int64_t l = 0; l < cnt; l++) {

@@ -18,14 +18,19 @@
 #define FC_WINO_A 6       /* input tile 6x6 = FC_WINO_M + 3 - 1 */
 #define FC_WINO_XI 36     /* FC_WINO_A squared: number of GEMMs */
 #define FC_WINO_LANES 16  /* tiles per transform group */
+#define FC_WINO_ROW_SPAN (FC_WINO_M * FC_WINO_LANES + 4)   /* staged columns of a row run */
 
 /* A group of cnt (1..FC_WINO_LANES) tiles. Tile l covers outputs [p0[l], p0[l] + 4) x
  * [q0[l], q0[l] + 4) of image n[l] (clipped to P x Q) and reads the input patch whose top-left
- * corner is (p0 - pad_h, q0 - pad_w); positions outside the input read as zero.              */
+ * corner is (p0 - pad_h, q0 - pad_w); positions outside the input read as zero.
+ * A row run is transformed through a zero-padded copy of its 6 input rows (one contiguous
+ * segment per row, then a stride-4 deinterleave) and its outputs leave through a 4-row copy,
+ * instead of tile-by-tile gathers and scatters.                                              */
 typedef struct {
     int cnt;
     int in_inside;    /* every input patch lies inside the input: no bounds checks */
     int out_inside;   /* every output tile lies inside the output: no clipping */
+    int row_run;      /* the tiles are consecutive in one tile row (q0 steps by 4) */
     int64_t n[FC_WINO_LANES], p0[FC_WINO_LANES], q0[FC_WINO_LANES];
 } fc_wino_group;
 
@@ -44,5 +49,11 @@ FC_DECLARE_ISA(void, fc_wino_input_f64, FC_WINO_IN_ARGS(double));
      int64_t k0, int64_t kb, const T *bias, int relu, T *y)
 FC_DECLARE_ISA(void, fc_wino_output_f32, FC_WINO_OUT_ARGS(float));
 FC_DECLARE_ISA(void, fc_wino_output_f64, FC_WINO_OUT_ARGS(double));
+
+/* Filter transform of output channels [k0, k1): U[xi*K*C + k*C + c] = (G g_{k,c} G^T)[xi], with
+ * g_{k,c} = w[(k*C + c)*9 ...] (3x3, row-major), computed in double whatever T.               */
+#define FC_WINO_W_ARGS(T) (const T *w, int64_t K, int64_t C, int64_t k0, int64_t k1, T *U)
+FC_DECLARE_ISA(void, fc_wino_weights_f32, FC_WINO_W_ARGS(float));
+FC_DECLARE_ISA(void, fc_wino_weights_f64, FC_WINO_W_ARGS(double));
 
 #endif

@@ -7,6 +7,15 @@
 #define WN(base) FC_CAT(base, FC_SFX)
 #define WK(base) FC_CAT(WN(base), WK_ISA_SFX)   /* the exported name of this build */
 
+/* dst[e] = src[e] for e in [a, b), 0 <= a <= b <= n (a compile-time bound): one fixed-length
+ * loop with a condition, which the compiler turns into masked vector moves (a plain copy loop
+ * would become a call to memcpy, slow for these short rows)                                 */
+#define WINO_COPY_RANGE(dst, src, a, b, n)            \
+    do {                                              \
+        for (int e_ = 0; e_ < (n); e_++)              \
+            if (e_ >= (a) && e_ < (b)) (dst)[e_] = (src)[e_]; \
+    } while (0)
+
 /* B^T applied to the 6 vectors d[0..5] (stride sd) into r[0..5] (stride sr), lane by lane */
 static inline void WN(wino_bt)(const FC_T *restrict d, int64_t sd, FC_T *restrict r, int64_t sr)
 {
@@ -37,6 +46,102 @@ static inline void WN(wino_at)(const FC_T *restrict m, int64_t sm, FC_T *restric
     }
 }
 
+/* G applied to the 3 vectors g[0..2] (stride sg) into r[0..5] (stride sr), in double */
+static inline void WN(wino_g)(const double *restrict g, int64_t sg, double *restrict r, int64_t sr)
+{
+    for (int l = 0; l < WL; l++) {
+        const double g0 = g[l], g1 = g[sg + l], g2 = g[2 * sg + l];
+        const double s02 = g0 + g2, e = g0 * (1.0 / 24) + g2 * (1.0 / 6);
+        r[l] = g0 * 0.25;
+        r[sr + l] = (s02 + g1) * (-1.0 / 6);
+        r[2 * sr + l] = (s02 - g1) * (-1.0 / 6);
+        r[3 * sr + l] = e + g1 * (1.0 / 12);
+        r[4 * sr + l] = e - g1 * (1.0 / 12);
+        r[5 * sr + l] = g2;
+    }
+}
+
+void WK(fc_wino_weights) FC_WINO_W_ARGS(FC_T)
+{
+    /* one lane per input channel: gather 16 filters, transform, store 16 consecutive c */
+    double gb[9 * WL], t[FC_WINO_A * 3 * WL], u[FC_WINO_XI * WL];
+    for (int i = 0; i < 9 * WL; i++) gb[i] = 0;
+    for (int64_t k = k0; k < k1; k++) {
+        for (int64_t c0 = 0; c0 < C; c0 += WL) {
+            const int cnt = (int)fc_min64(WL, C - c0);
+            const FC_T *g = w + (k * C + c0) * 9;
+            for (int l = 0; l < cnt; l++)
+                for (int e = 0; e < 9; e++) gb[e * WL + l] = (double)g[l * 9 + e];
+            for (int s = 0; s < 3; s++)   /* t[:, s] = G g[:, s] */
+                WN(wino_g)(gb + s * WL, 3 * WL, t + s * WL, 3 * WL);
+            for (int i = 0; i < FC_WINO_A; i++)   /* u[i, :] = G t[i, :] */
+                WN(wino_g)(t + i * 3 * WL, WL, u + i * FC_WINO_A * WL, WL);
+            FC_T *dst = U + k * C + c0;
+            for (int xi = 0; xi < FC_WINO_XI; xi++)
+                for (int l = 0; l < cnt; l++) dst[xi * K * C + l] = (FC_T)u[xi * WL + l];
+        }
+    }
+}
+
+/* input transform of a row run: stage the 6 input rows (zero padded), deinterleave by 4 */
+static void WN(wino_input_row)(const fc_conv_desc *d, const fc_wino_group *g, const FC_T *x,
+                               FC_T *v, int64_t ld_xi, int64_t ld_c)
+{
+    enum { SPAN = FC_WINO_ROW_SPAN };
+    const int64_t C = d->C, H = d->H, W = d->W, hw = H * W;
+    const int cnt = g->cnt;
+    const int64_t h0 = g->p0[0] - d->pad_h, w0 = g->q0[0] - d->pad_w;
+    /* columns [a, b) of the staged rows come from the input, the rest stay zero */
+    const int64_t a = fc_max64(0, -w0), b = fc_min64(FC_WINO_M * cnt + 2, W - w0);
+    FC_T stage[FC_WINO_A * SPAN];
+    FC_T patch[FC_WINO_A * FC_WINO_A * WL], t[FC_WINO_A * FC_WINO_A * WL];
+    FC_T out[FC_WINO_XI * WL];
+    for (int i = 0; i < FC_WINO_A * SPAN; i++) stage[i] = 0;
+    const FC_T *img = x + g->n[0] * C * hw;
+    for (int64_t c = 0; c < C; c++) {
+        const FC_T *plane = img + c * hw;
+        for (int i = 0; i < FC_WINO_A; i++) {
+            const int64_t h = h0 + i;
+            if (h < 0 || h >= H) continue;   /* zero row */
+            FC_T *restrict dst = stage + i * SPAN;
+            const FC_T *restrict src = plane + h * W + w0;
+            WINO_COPY_RANGE(dst, src, a, b, SPAN);
+        }
+        for (int i = 0; i < FC_WINO_A; i++) {
+            const FC_T *restrict st = stage + i * SPAN;
+            FC_T *restrict p = patch + i * FC_WINO_A * WL;
+            /* tile l reads st[4l .. 4l + 5]: columns 0-3 as one interleaved group of 4,
+             * columns 4 and 5 are columns 0 and 1 of the next tile                         */
+            for (int l = 0; l < WL; l++) {
+                const FC_T e0 = st[4 * l], e1 = st[4 * l + 1], e2 = st[4 * l + 2],
+                           e3 = st[4 * l + 3];
+                p[l] = e0;
+                p[WL + l] = e1;
+                p[2 * WL + l] = e2;
+                p[3 * WL + l] = e3;
+            }
+            for (int l = 0; l < WL - 1; l++) {
+                p[4 * WL + l] = p[l + 1];
+                p[5 * WL + l] = p[WL + l + 1];
+            }
+            p[5 * WL - 1] = st[FC_WINO_M * WL];
+            p[6 * WL - 1] = st[FC_WINO_M * WL + 1];
+        }
+        for (int j = 0; j < FC_WINO_A; j++)
+            WN(wino_bt)(patch + j * WL, FC_WINO_A * WL, t + j * WL, FC_WINO_A * WL);
+        for (int i = 0; i < FC_WINO_A; i++)
+            WN(wino_bt)(t + i * FC_WINO_A * WL, WL, out + i * FC_WINO_A * WL, WL);
+        FC_T *vc = v + c * ld_c;
+        if (cnt == WL) {
+            for (int xi = 0; xi < FC_WINO_XI; xi++)
+                for (int l = 0; l < WL; l++) vc[xi * ld_xi + l] = out[xi * WL + l];
+        } else {
+            for (int xi = 0; xi < FC_WINO_XI; xi++)
+                WINO_COPY_RANGE(vc + xi * ld_xi, out + xi * WL, 0, cnt, WL);
+        }
+    }
+}
+
 void WK(fc_wino_input) FC_WINO_IN_ARGS(FC_T)
 {
     const int64_t C = d->C, H = d->H, W = d->W, hw = H * W;
@@ -48,6 +153,10 @@ void WK(fc_wino_input) FC_WINO_IN_ARGS(FC_T)
     for (int i = 0; i < FC_WINO_A * FC_WINO_A * WL; i++) patch[i] = 0;   /* idle lanes: zeros */
     for (int l = 0; l < cnt; l++)
         base[l] = x + g->n[l] * C * hw + (g->p0[l] - d->pad_h) * W + (g->q0[l] - d->pad_w);
+    if (g->row_run) {
+        WN(wino_input_row)(d, g, x, v, ld_xi, ld_c);
+        return;
+    }
     for (int64_t c = 0; c < C; c++) {
         const int64_t co = c * hw;
         if (g->in_inside) {
@@ -82,7 +191,7 @@ void WK(fc_wino_input) FC_WINO_IN_ARGS(FC_T)
                 for (int l = 0; l < WL; l++) vc[xi * ld_xi + l] = out[xi * WL + l];
         } else {
             for (int xi = 0; xi < FC_WINO_XI; xi++)
-                for (int l = 0; l < cnt; l++) vc[xi * ld_xi + l] = out[xi * WL + l];
+                WINO_COPY_RANGE(vc + xi * ld_xi, out + xi * WL, 0, cnt, WL);
         }
     }
 }
@@ -92,6 +201,7 @@ void WK(fc_wino_output) FC_WINO_OUT_ARGS(FC_T)
     const int64_t K = d->K, P = d->P, Q = d->Q, pq = P * Q;
     const int cnt = g->cnt;
     FC_T mm[FC_WINO_XI * WL], t[FC_WINO_M * FC_WINO_A * WL], o[FC_WINO_M * FC_WINO_M * WL];
+    FC_T orow[FC_WINO_M * FC_WINO_M * WL];   /* a row run's 4 output rows */
     for (int i = 0; i < FC_WINO_XI * WL; i++) mm[i] = 0;
     for (int64_t kk = 0; kk < kb; kk++) {
         const int64_t k = k0 + kk;
@@ -101,7 +211,7 @@ void WK(fc_wino_output) FC_WINO_OUT_ARGS(FC_T)
                 for (int l = 0; l < WL; l++) mm[xi * WL + l] = mk[xi * ld_xi + l];
         } else {
             for (int xi = 0; xi < FC_WINO_XI; xi++)
-                for (int l = 0; l < cnt; l++) mm[xi * WL + l] = mk[xi * ld_xi + l];
+                WINO_COPY_RANGE(mm + xi * WL, mk + xi * ld_xi, 0, cnt, WL);
         }
         /* columns: t[:, j] = A^T mm[:, j] (6 -> 4 rows); rows: o[i, :] = A^T t[i, :] */
         for (int j = 0; j < FC_WINO_A; j++)
@@ -113,6 +223,27 @@ void WK(fc_wino_output) FC_WINO_OUT_ARGS(FC_T)
             FC_T val = o[e] + b;
             if (relu) val = val < 0 ? (FC_T)0 : val;
             o[e] = val;
+        }
+        if (g->row_run) {   /* interleave the tiles' columns into 4 output rows, copy out */
+            for (int i = 0; i < FC_WINO_M; i++) {
+                const FC_T *oi = o + i * FC_WINO_M * WL;
+                FC_T *restrict r = orow + i * FC_WINO_M * WL;
+                for (int l = 0; l < WL; l++) {
+                    r[4 * l] = oi[l];
+                    r[4 * l + 1] = oi[WL + l];
+                    r[4 * l + 2] = oi[2 * WL + l];
+                    r[4 * l + 3] = oi[3 * WL + l];
+                }
+            }
+            const int64_t p0 = g->p0[0], q0 = g->q0[0];
+            const int64_t ni = fc_min64(FC_WINO_M, P - p0), nq = fc_min64(FC_WINO_M * cnt, Q - q0);
+            FC_T *dst = y + (g->n[0] * K + k) * pq + p0 * Q + q0;
+            for (int64_t i = 0; i < ni; i++) {
+                FC_T *restrict yr = dst + i * Q;
+                const FC_T *restrict r = orow + i * FC_WINO_M * WL;
+                WINO_COPY_RANGE(yr, r, 0, nq, FC_WINO_M * WL);
+            }
+            continue;
         }
         for (int l = 0; l < cnt; l++) {
             FC_T *dst = y + (g->n[l] * K + k) * pq + g->p0[l] * Q + g->q0[l];
