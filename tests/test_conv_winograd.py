@@ -1,0 +1,152 @@
+"""Winograd F(4x4, 3x3) forward convolution (algo="winograd") against fastconv.reference.
+
+float64 is held to the project's tolerance (1e-10 of the output's scale). float32 gets
+WINO_F32_RTOL = 1e-4 of the output's scale: the transforms multiply and divide by up to 8 and 24
+(points 0, +-1, +-2, infinity), which measures at 5-10x the direct method's error (~1e-6 of the
+scale on C = 64 channels, see docs/winograd.md); 1e-4 leaves room for C = 512 and still fails
+on any indexing or padding mistake, which errs by O(1) of the scale.
+
+Shapes cover channel counts 1, 3, 17 and 64, images from 1x1 (with padding 1) to 28x28, odd
+sizes whose last tile row/column is partial, padding 0-2, bias and ReLU, batches 0 and 3, on
+every ISA path of this CPU; 1 vs 2 threads must agree bit for bit, run to run.
+"""
+import numpy as np
+import pytest
+
+import fastconv
+import fastconv.functional as F
+from fastconv import reference
+from helpers import assert_close, randn
+
+ISA_ORDER = ["scalar", "avx2", "avx512"]
+ISAS = [name for name in ISA_ORDER if ISA_ORDER.index(name) <= ISA_ORDER.index(fastconv.cpu_isa())]
+WINO_F32_RTOL = 1e-4
+
+
+@pytest.fixture
+def config():
+    """Set ISA / threads inside a test and restore them afterwards."""
+    isa, nt = fastconv.get_isa(), fastconv.get_num_threads()
+
+    def use(isa_name=None, threads=None):
+        if isa_name is not None:
+            fastconv.set_isa(isa_name)
+        if threads is not None:
+            fastconv.set_num_threads(threads)
+    yield use
+    fastconv.set_isa(isa)
+    fastconv.set_num_threads(nt)
+
+
+# (N, C, H, W, K, padding, bias, relu)
+CASES = [
+    (1, 1, 1, 1, 2, 1, True, False),      # 1x1 image: only the centre tap is inside
+    (2, 3, 2, 2, 5, 1, False, False),     # 2x2 image, one partial tile
+    (1, 3, 2, 2, 4, 2, True, True),       # padding 2 > what the kernel needs: 4x4 output
+    (3, 17, 5, 7, 6, 1, True, False),     # odd sizes: partial last tile row and column
+    (2, 17, 5, 7, 3, 0, False, True),     # no padding: 3x5 output
+    (1, 64, 13, 13, 20, 2, True, True),   # padding 2, 15x15 output
+    (3, 3, 13, 13, 17, 0, True, False),
+    (3, 64, 28, 28, 64, 1, True, False),  # several tile groups per image, batch 3
+    (1, 17, 28, 28, 33, 0, False, False),
+    (2, 1, 28, 28, 1, 2, True, True),     # one channel in, one out
+]
+
+
+def _case_arrays(N, C, H, W, K, bias, dtype, seed=0):
+    x = randn((N, C, H, W), dtype, seed)
+    w = randn((K, C, 3, 3), dtype, seed + 1, scale=1.0 / np.sqrt(9 * C))
+    b = randn((K,), dtype, seed + 2) if bias else None
+    return x, w, b
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[:6]}{'b' if c[6] else ''}{'r' if c[7] else ''}" for c in CASES])
+def test_winograd_matches_reference(config, isa, dtype, case):
+    N, C, H, W, K, pad, bias, relu = case
+    config(isa_name=isa)
+    x, w, b = _case_arrays(N, C, H, W, K, bias, dtype)
+    y = F.conv2d(x, w, b, padding=pad, algo="winograd", relu=relu)
+    expected = reference.conv2d(x.astype(np.float64), w.astype(np.float64),
+                                None if b is None else b.astype(np.float64), padding=pad)
+    if relu:
+        expected = np.maximum(expected, 0)
+    assert y.dtype == dtype
+    rtol = 1e-10 if dtype == np.float64 else WINO_F32_RTOL
+    assert_close(y, expected, np.float64, rtol=rtol, atol=0, msg=f"{isa} {dtype.__name__} {case}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_empty_batch_and_asymmetric_padding(dtype):
+    x, w, b = _case_arrays(0, 3, 5, 5, 4, True, dtype)
+    y = F.conv2d(x, w, b, padding=1, algo="winograd")
+    assert y.shape == (0, 4, 5, 5) and y.dtype == dtype
+    x, w, b = _case_arrays(2, 5, 9, 6, 7, True, dtype)
+    y = F.conv2d(x, w, b, padding=(2, 0), algo="winograd", relu=True)
+    expected = np.maximum(reference.conv2d(x, w, b, padding=(2, 0)), 0)
+    assert_close(y, expected, rtol=1e-10 if dtype == np.float64 else WINO_F32_RTOL)
+
+
+def test_agrees_with_direct_and_relu_keeps_nan():
+    x, w, b = _case_arrays(2, 17, 13, 13, 9, True, np.float64, seed=5)
+    yw = F.conv2d(x, w, b, padding=1, algo="winograd")
+    yd = F.conv2d(x, w, b, padding=1, algo="direct")
+    assert_close(yw, yd)
+    x[0, 0, 6, 6] = np.nan   # touches every output within one tap of (6, 6), through NaN * 0 elsewhere
+    y = F.conv2d(x, w, b, padding=1, algo="winograd", relu=True)
+    assert np.isnan(y[0, :, 5:8, 5:8]).all()
+    assert not np.isnan(y[1]).any()
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threads_bit_identical(config, isa, dtype):
+    # batch 1 with few tiles exercises the output-channel split, batch 3 the tile blocks
+    for (N, C, H, W, K) in [(1, 64, 14, 14, 96), (3, 17, 40, 36, 24)]:
+        x, w, b = _case_arrays(N, C, H, W, K, True, dtype, seed=3)
+        config(isa_name=isa, threads=1)
+        y1 = F.conv2d(x, w, b, padding=1, algo="winograd")
+        y1b = F.conv2d(x, w, b, padding=1, algo="winograd")
+        config(threads=2)
+        y2 = F.conv2d(x, w, b, padding=1, algo="winograd")
+        y2b = F.conv2d(x, w, b, padding=1, algo="winograd")
+        assert np.array_equal(y1, y1b) and np.array_equal(y2, y2b)   # run to run
+        assert np.array_equal(y1, y2)                                 # and across thread counts
+
+
+def test_many_tile_blocks_match_reference(config):
+    # more tiles than one block holds (several blocks per thread, a partial last block)
+    config(threads=2)
+    x, w, b = _case_arrays(2, 8, 70, 66, 5, True, np.float32, seed=4)
+    y = F.conv2d(x, w, b, padding=1, algo="winograd")
+    expected = reference.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), padding=1)
+    assert_close(y, expected, np.float64, rtol=WINO_F32_RTOL, atol=0)
+
+
+@pytest.mark.parametrize("kernel,stride", [((3, 3), 2), ((5, 5), 1), ((1, 1), 1), ((3, 1), 1), ((3, 3), (1, 2))])
+def test_rejects_other_kernels_and_strides(kernel, stride):
+    x = np.zeros((1, 2, 9, 9), np.float32)
+    w = np.zeros((3, 2) + kernel, np.float32)
+    with pytest.raises(ValueError, match="winograd"):
+        F.conv2d(x, w, stride=stride, padding=1, algo="winograd")
+
+
+def test_float32_error_within_10x_of_direct():
+    """The documented claim (docs/winograd.md) on a VGG-like layer: random data, 64 channels."""
+    x, w, b = _case_arrays(1, 64, 28, 28, 32, True, np.float64, seed=7)
+    exact = reference.conv2d(x, w, b, padding=1)
+    scale = np.abs(exact).max()
+    x32, w32, b32 = x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)
+    err_w = np.abs(F.conv2d(x32, w32, b32, padding=1, algo="winograd") - exact).max() / scale
+    err_d = np.abs(F.conv2d(x32, w32, b32, padding=1, algo="direct") - exact).max() / scale
+    assert err_w < 10 * err_d and err_w < 2e-5, (err_w, err_d)
+
+
+def test_backward_with_winograd_algo_uses_im2col_gradients():
+    x, w, _ = _case_arrays(2, 3, 6, 6, 4, False, np.float64, seed=9)
+    gy = randn((2, 4, 6, 6), np.float64, 10)
+    gw = F.conv2d_backward(gy, x, w, padding=1, algo="winograd")
+    gi = F.conv2d_backward(gy, x, w, padding=1, algo="im2col")
+    for a, e in zip(gw, gi):
+        assert_close(a, e)
