@@ -20,21 +20,22 @@ static void FC_NAME(im2col_tile)(const fc_conv_desc *d, const FC_T *x_n, int64_t
                     const int64_t p = t / Q, q = t % Q;
                     const int64_t run = fc_min64(Q - q, nt - j);
                     const int64_t h = p * sh + r - ph;
+                    /* output columns q + e whose input column (q + e)*sw + s - pw is inside
+                     * [0, W): e in [elo, ehi); the rest of the run is padding                  */
+                    const int64_t first = pw - s - q * sw, lim = W + pw - s - q * sw;
+                    const int64_t elo = fc_min64(run, first <= 0 ? 0 : (first + sw - 1) / sw);
+                    const int64_t ehi = fc_max64(elo, fc_min64(run, lim <= 0 ? 0 : (lim + sw - 1) / sw));
+                    FC_T *dst = row + j;
                     if (h < 0 || h >= H) {
-                        for (int64_t e = 0; e < run; e++) row[j + e] = 0;
+                        for (int64_t e = 0; e < run; e++) dst[e] = 0;
                     } else {
-                        /* valid q': 0 <= q'*sw + s - pw < W */
-                        const FC_T *xr = xc + h * W;
-                        int64_t e = 0;
-                        for (; e < run && (q + e) * sw + s - pw < 0; e++) row[j + e] = 0;
-                        if (sw == 1) {
-                            const int64_t off = q + s - pw;
-                            for (; e < run && off + e < W; e++) row[j + e] = xr[off + e];
-                        } else {
-                            for (; e < run && (q + e) * sw + s - pw < W; e++)
-                                row[j + e] = xr[(q + e) * sw + s - pw];
-                        }
-                        for (; e < run; e++) row[j + e] = 0;
+                        const FC_T *src = xc + h * W + q * sw + s - pw;
+                        for (int64_t e = 0; e < elo; e++) dst[e] = 0;
+                        if (sw == 1)
+                            for (int64_t e = elo; e < ehi; e++) dst[e] = src[e];
+                        else
+                            for (int64_t e = elo; e < ehi; e++) dst[e] = src[e * sw];
+                        for (int64_t e = ehi; e < run; e++) dst[e] = 0;
                     }
                     j += run;
                     t += run;
@@ -61,11 +62,15 @@ static void FC_NAME(col2im_tile)(const fc_conv_desc *d, const FC_T *col, int64_t
                     const int64_t run = fc_min64(Q - q, nt - j);
                     const int64_t h = p * sh + r - ph;
                     if (h >= 0 && h < H) {
-                        FC_T *gr = gc + h * W;
-                        for (int64_t e = 0; e < run; e++) {
-                            const int64_t w = (q + e) * sw + s - pw;
-                            if (w >= 0 && w < W) gr[w] += row[j + e];
-                        }
+                        const int64_t first = pw - s - q * sw, lim = W + pw - s - q * sw;
+                        const int64_t elo = fc_min64(run, first <= 0 ? 0 : (first + sw - 1) / sw);
+                        const int64_t ehi = fc_max64(elo, fc_min64(run, lim <= 0 ? 0 : (lim + sw - 1) / sw));
+                        FC_T *dst = gc + h * W + q * sw + s - pw;
+                        const FC_T *src = row + j;
+                        if (sw == 1)
+                            for (int64_t e = elo; e < ehi; e++) dst[e] += src[e];
+                        else
+                            for (int64_t e = elo; e < ehi; e++) dst[e * sw] += src[e];
                     }
                     j += run;
                     t += run;
