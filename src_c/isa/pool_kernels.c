@@ -65,14 +65,17 @@ PK_INLINE void pk_f32_storen(T *y, V v, int64_t n)
 PK_INLINE void pk_f32_store_idxn(int64_t *idx, I at, int64_t n)
 {
     const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(at));
+    if (n <= 8) {
+        _mm512_mask_storeu_epi64(idx, (__mmask8)pk_f32_first(n), lo);
+        return;
+    }
     const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(at, 1));
     if (n == LANES) {
         _mm512_storeu_si512((void *)idx, lo);
         _mm512_storeu_si512((void *)(idx + 8), hi);
     } else {
-        const __mmask16 k = pk_f32_first(n);
-        _mm512_mask_storeu_epi64(idx, (__mmask8)k, lo);
-        _mm512_mask_storeu_epi64(idx + 8, (__mmask8)(k >> 8), hi);
+        _mm512_storeu_si512((void *)idx, lo);
+        _mm512_mask_storeu_epi64(idx + 8, (__mmask8)(pk_f32_first(n) >> 8), hi);
     }
 }
 PK_INLINE V pk_f32_upper_v(V v) { return _mm512_shuffle_f32x4(v, v, 0xee); }
@@ -180,6 +183,10 @@ PK_INLINE void pk_f32_storen(T *y, V v, int64_t n)
 PK_INLINE void pk_f32_store_idxn(int64_t *idx, I at, int64_t n)
 {
     const __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(at));
+    if (n <= 4) {
+        _mm256_maskstore_epi64((long long *)idx, first_lanes64(n), lo);
+        return;
+    }
     const __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(at, 1));
     if (n == LANES) {
         _mm256_storeu_si256((__m256i *)idx, lo);

@@ -82,26 +82,26 @@ PK_INLINE void PK(row)(const T *x, int64_t plane_size, int64_t W, int64_t h, int
     }
 }
 
-/* stride 2, nq <= LANES / 2: window row h of output row p in the lower half of the lanes and
- * the same window row of output row p + 1 (dh rows further down) in the upper half */
-PK_INLINE void PK(row_two)(const T *x, int64_t plane_size, int64_t W, int64_t h, int64_t dh,
-                           int64_t start, int64_t nq, int64_t kw, int first, V *best, I *at)
+/* stride 2, nq <= LANES / 2: one window row of one output row in the lower half of the lanes
+ * (input at x + o1, window-relative index erow + k) and one of another output row, maybe in
+ * another plane, in the upper half (input at x + o2); bound = elements readable from x */
+PK_INLINE void PK(row_two)(const T *x, int64_t bound, int64_t o1, int64_t o2, int64_t erow,
+                           int64_t nq, int64_t kw, int first, V *best, I *at)
 {
-    const int64_t base = h * W + start, base2 = base + dh * W;
     for (int64_t k = 0; k < kw; k += 2) {
         const int both = k + 1 < kw;
         const int64_t need = 2 * (nq - 1) + 1 + both;
-        const V a = PK(vec)(x + base + k, base + k, plane_size, need, k == 0);
-        const V b = PK(vec)(x + base2 + k, base2 + k, plane_size, need, k == 0);
+        const V a = PK(vec)(x + o1 + k, o1 + k, bound, need, k == 0);
+        const V b = PK(vec)(x + o2 + k, o2 + k, bound, need, k == 0);
         const V ev = PK(even)(a, b);
-        const I e = PK(iset)(h * W + k);
+        const I e = PK(iset)(erow + k);
         if (first && k == 0) {
             *best = ev;
             *at = e;
         } else {
             PK(update)(best, at, ev, e);
         }
-        if (both) PK(update)(best, at, PK(odd)(a, b), PK(iset)(h * W + k + 1));
+        if (both) PK(update)(best, at, PK(odd)(a, b), PK(iset)(erow + k + 1));
     }
 }
 
@@ -193,55 +193,64 @@ PK_INLINE void PK(rows_one)(const fc_pool_desc *d, const T *x, int64_t pa, int64
     }
 }
 
-/* output rows [pa, pb), columns [q0, q0 + nq) of one plane; kw and sw are constants in the
- * specialised instances below, so the window loops unroll */
-PK_INLINE void PK(rows)(const fc_pool_desc *d, const T *x, int64_t pa, int64_t pb, int64_t q0,
-                        int64_t nq, T *y, int64_t *idx, int64_t kw, int64_t sw)
+/* outputs (c1, p1) and (c2, p2), both windows full height, two rows a vector; x is plane 0 */
+PK_INLINE void PK(pair_rows)(const fc_pool_desc *d, const T *x, int64_t bound, int64_t c1, int64_t p1,
+                             int64_t c2, int64_t p2, int64_t q0, int64_t nq, T *y, int64_t *idx,
+                             int64_t kw, I lane_col)
 {
-    const I lane_col = PK(lane_col)(sw);
-    if (!(sw == 2 && 2 * nq <= LANES)) {
-        PK(rows_one)(d, x, pa, pb, q0, nq, y, idx, kw, sw, lane_col);
-        return;
-    }
-    /* two rows a vector: lane i of the upper half is output q0 + i - LANES/2 of the next row */
-    const int64_t W = d->W, plane_size = d->H * d->W, Q = d->Q, sh = d->stride_h;
-    const I lane_col_two = PK(iadd)(lane_col, PK(upper_half)(sh * W - (LANES / 2) * sw));
-    const int64_t start = q0 * sw - d->pad_w;
-    for (int64_t p = pa; p < pb;) {
-        const int64_t top = p * sh - d->pad_h;
-        if (!(p + 1 < pb && top >= 0 && top + sh + d->kh <= d->H)) {
-            /* a window clipped at the top or bottom, or the last row: on its own */
-            PK(rows_one)(d, x, p, p + 1, q0, nq, y, idx, kw, sw, lane_col);
-            p += 1;
-            continue;
-        }
-        /* rows p and p + 1, both windows full height */
-        T *yrow = y + p * Q + q0;
-        int64_t *irow = idx ? idx + p * Q + q0 : NULL;
-        V best = PK(load)(x);    /* (overwritten by the first element) */
-        I at = PK(iset)(0);
-        PK(row_two)(x, plane_size, W, top, sh, start, nq, kw, 1, &best, &at);
-        for (int64_t h = top + 1; h < top + d->kh; ++h)
-            PK(row_two)(x, plane_size, W, h, sh, start, nq, kw, 0, &best, &at);
-        best = PK(fix_v)(best);
-        PK(storen)(yrow, best, nq);
-        PK(storen)(yrow + Q, PK(upper_v)(best), nq);
-        if (irow) {
-            at = PK(iadd)(PK(fix_i)(at), PK(iadd)(PK(iset)(start), lane_col_two));
-            PK(store_idxn)(irow, at, nq);
-            PK(store_idxn)(irow + Q, PK(upper_i)(at), nq);
-        }
-        p += 2;
+    const int64_t W = d->W, HW = d->H * d->W, Q = d->Q, PQ = d->P * d->Q;
+    const int64_t top1 = p1 * d->stride_h - d->pad_h, top2 = p2 * d->stride_h - d->pad_h;
+    const int64_t start = q0 * 2 - d->pad_w;
+    const int64_t o1 = c1 * HW + top1 * W + start, o2 = c2 * HW + top2 * W + start;
+    V best = PK(load)(x);    /* (overwritten by the first element) */
+    I at = PK(iset)(0);
+    PK(row_two)(x, bound, o1, o2, top1 * W, nq, kw, 1, &best, &at);
+    for (int64_t r = 1; r < d->kh; ++r)
+        PK(row_two)(x, bound, o1 + r * W, o2 + r * W, (top1 + r) * W, nq, kw, 0, &best, &at);
+    best = PK(fix_v)(best);
+    PK(storen)(y + c1 * PQ + p1 * Q + q0, best, nq);
+    PK(storen)(y + c2 * PQ + p2 * Q + q0, PK(upper_v)(best), nq);
+    if (idx) {
+        /* lane i of the upper half: output q0 + i - LANES/2, rows top2 - top1 further down */
+        const I cols = PK(iadd)(lane_col, PK(upper_half)((top2 - top1) * W - (LANES / 2) * 2));
+        at = PK(iadd)(PK(fix_i)(at), PK(iadd)(PK(iset)(start), cols));
+        PK(store_idxn)(idx + c1 * PQ + p1 * Q + q0, at, nq);
+        PK(store_idxn)(idx + c2 * PQ + p2 * Q + q0, PK(upper_i)(at), nq);
     }
 }
 
-/* every plane; kw and sw constants in the specialised instances */
+/* output rows [pa, pb) of nplanes planes, columns [q0, q0 + nq); kw and sw are constants in
+ * the specialised instances below, so the window loops unroll */
 PK_INLINE void PK(planes)(const fc_pool_desc *d, const T *x, int64_t nplanes, int64_t pa, int64_t pb,
                           int64_t q0, int64_t nq, T *y, int64_t *idx, int64_t kw, int64_t sw)
 {
     const int64_t HW = d->H * d->W, PQ = d->P * d->Q;
-    for (int64_t c = 0; c < nplanes; ++c)
-        PK(rows)(d, x + c * HW, pa, pb, q0, nq, y + c * PQ, idx ? idx + c * PQ : NULL, kw, sw);
+    const I lane_col = PK(lane_col)(sw);
+    if (!(sw == 2 && 2 * nq <= LANES)) {
+        for (int64_t c = 0; c < nplanes; ++c)
+            PK(rows_one)(d, x + c * HW, pa, pb, q0, nq, y + c * PQ, idx ? idx + c * PQ : NULL, kw, sw, lane_col);
+        return;
+    }
+    /* small maps: output rows whose windows are full height go two a vector, paired in order
+     * across plane boundaries too; the others (clipped by the padding) one a vector */
+    int64_t wait_c = -1, wait_p = 0;   /* a full-height row waiting for its partner */
+    for (int64_t c = 0; c < nplanes; ++c) {
+        for (int64_t p = pa; p < pb; ++p) {
+            const int64_t top = p * d->stride_h - d->pad_h;
+            if (top < 0 || top + d->kh > d->H) {
+                PK(rows_one)(d, x + c * HW, p, p + 1, q0, nq, y + c * PQ, idx ? idx + c * PQ : NULL, kw, sw, lane_col);
+            } else if (wait_c < 0) {
+                wait_c = c;
+                wait_p = p;
+            } else {
+                PK(pair_rows)(d, x, nplanes * HW, wait_c, wait_p, c, p, q0, nq, y, idx, kw, lane_col);
+                wait_c = -1;
+            }
+        }
+    }
+    if (wait_c >= 0)
+        PK(rows_one)(d, x + wait_c * HW, wait_p, wait_p + 1, q0, nq, y + wait_c * PQ,
+                     idx ? idx + wait_c * PQ : NULL, kw, sw, lane_col);
 }
 
 int64_t PK_ENTRY FC_MAXPOOL_ROWS_ARGS(T)
