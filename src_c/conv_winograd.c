@@ -29,13 +29,17 @@
 #define FC_WINO_INLINE_BLOCKS 2 /* at most this many tile blocks: filters transformed per job */
 #endif
 
+#ifndef FC_WINO_CH_PAD
+#define FC_WINO_CH_PAD 16
+#endif
 #ifndef FC_WINO_ROW_MIN_TILES
 #define FC_WINO_ROW_MIN_TILES 12  /* tile rows this long: groups never straddle two rows */
 #endif
 
 typedef struct {
     int64_t tiles_y, tiles_x, ntiles;   /* output tiles per column, per row, in total */
-    int64_t T, nblocks, ld;             /* tiles per block, blocks, row stride of V and M */
+    int64_t T, nblocks, ld;             /* tiles per block, blocks, stride between xi in V, M */
+    int64_t ld_ch;                      /* stride between channels in V and M: 36 ld + pad */
     int64_t kb, ksplit;                 /* output channels per job, jobs per block */
     int64_t kc;                         /* output channels per chunk of a job */
     int inline_w;                       /* filters transformed inside each job, chunk by chunk */
@@ -81,6 +85,9 @@ static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_pl
     pl->T = T;
     pl->nblocks = nblocks;
     pl->ld = T;
+    /* a channel's 36 rows plus one cache line, so that the GEMMs' rows (ld_ch apart) do not
+     * all fall into the same few cache sets                                                 */
+    pl->ld_ch = FC_WINO_XI * T + FC_WINO_CH_PAD;
     /* still too few blocks for the threads (batch 1, small image): split output channels */
     pl->ksplit = 1;
     pl->kb = K;
@@ -94,8 +101,8 @@ static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_pl
     const int64_t njobs = pl->nblocks * pl->ksplit;
     pl->nws = (nthr > 1 && njobs > 1) ? nthr : 1;
     int64_t v, m, u, uc = 0;
-    if ((st = fc_mul_overflow(FC_WINO_XI * C, pl->ld, &v)) != FC_OK) return st;
-    if ((st = fc_mul_overflow(FC_WINO_XI * pl->kc, pl->ld, &m)) != FC_OK) return st;
+    if ((st = fc_mul_overflow(C, pl->ld_ch, &v)) != FC_OK) return st;
+    if ((st = fc_mul_overflow(pl->kc, pl->ld_ch, &m)) != FC_OK) return st;
     if ((st = fc_mul_overflow(FC_WINO_XI * K, C, &u)) != FC_OK) return st;
     if (pl->inline_w && (st = fc_mul_overflow(FC_WINO_XI * pl->kc, C, &uc)) != FC_OK) return st;
     pl->v_elems = round_up(v, 16);

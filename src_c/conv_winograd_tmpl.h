@@ -50,8 +50,10 @@ static void WD(wino_weights_rows)(int isa, const FC_T *w, int64_t K, int64_t C, 
 
 /* one job: tiles [t0, t0 + tn) of the flattened (image, tile row, tile column) order, output
  * channels [k0, k0 + kb), in chunks of pl->kc channels so that a chunk's M stays in L2.
- * Workspace ws: V (36 x C x ld), M (36 x kc x ld), and in inline mode the chunk's U (36 x kc
- * x C), transformed here; otherwise U holds every transformed filter.                      */
+ * Workspace ws: V[c][xi][t] (C x ld_ch), M[k][xi][t] (kc x ld_ch), and in inline mode the
+ * chunk's U (36 x kc x C), transformed here; otherwise U holds every transformed filter. The
+ * 36 values a transform reads or writes for one channel and tile sit ld elements apart, in
+ * one contiguous stretch (GEMM xi reads and writes rows ld_ch apart instead).             */
 static int WD(wino_job)(const fc_ctx *inner, const fc_conv_desc *d, const wino_plan *pl,
                         const FC_T *x, const FC_T *w, const FC_T *U, const FC_T *bias, int relu,
                         FC_T *y, int64_t t0, int64_t tn, int64_t k0, int64_t kb, FC_T *ws)
@@ -62,7 +64,7 @@ static int WD(wino_job)(const fc_ctx *inner, const fc_conv_desc *d, const wino_p
     fc_wino_group g;
     for (int64_t s = 0; s < tn; s += g.cnt) {
         wino_make_group(d, pl, t0 + s, wino_group_len(pl, t0 + s, tn - s), &g);
-        WD(wino_input_dispatch)(isa, d, &g, x, V + s, C * ld, ld);
+        WD(wino_input_dispatch)(isa, d, &g, x, V + s, ld, pl->ld_ch);
     }
     for (int64_t kc0 = k0; kc0 < k0 + kb; kc0 += pl->kc) {
         const int64_t kc = fc_min64(pl->kc, k0 + kb - kc0);
@@ -77,13 +79,13 @@ static int WD(wino_job)(const fc_ctx *inner, const fc_conv_desc *d, const wino_p
             a_xi = K * C;
         }
         for (int xi = 0; xi < FC_WINO_XI; xi++) {
-            const int st = FC_GEMM(inner, 0, 0, kc, tn, C, 1, A + xi * a_xi, C, V + xi * C * ld,
-                                   ld, 0, M + xi * kc * ld, ld);
+            const int st = FC_GEMM(inner, 0, 0, kc, tn, C, 1, A + xi * a_xi, C, V + xi * ld,
+                                   pl->ld_ch, 0, M + xi * ld, pl->ld_ch);
             if (st != FC_OK) return st;
         }
         for (int64_t s = 0; s < tn; s += g.cnt) {
             wino_make_group(d, pl, t0 + s, wino_group_len(pl, t0 + s, tn - s), &g);
-            WD(wino_output_dispatch)(isa, d, &g, M + s, kc * ld, ld, kc0, kc, bias, relu, y);
+            WD(wino_output_dispatch)(isa, d, &g, M + s, ld, pl->ld_ch, kc0, kc, bias, relu, y);
         }
     }
     return FC_OK;
