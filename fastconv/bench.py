@@ -15,7 +15,7 @@ import numpy as np
 from . import functional as F
 from ._config import get_num_threads
 
-ALGOS = ("auto", "im2col", "direct", "1x1")
+ALGOS = ("auto", "im2col", "direct", "1x1", "winograd")
 
 
 def default_layers_path():
@@ -84,6 +84,8 @@ def applicable_algos(l):
     algos = ["auto", "im2col", "direct"]
     if l["R"] == 1 and l["S"] == 1 and l["stride"] == 1 and l["pad"] == 0:
         algos.append("1x1")
+    if l["R"] == 3 and l["S"] == 3 and l["stride"] == 1:
+        algos.append("winograd")
     return algos
 
 
@@ -98,6 +100,8 @@ def bench_layer(l, backward=False, torch=None, min_time=0.25, with_numpy=True):
            "pass": "backward" if backward else "forward"}
     gy = F.conv2d(x, w, None, s, p) if backward else None
     for algo in applicable_algos(l):
+        if backward and algo == "winograd":  # a forward algorithm: its gradients are im2col's
+            continue
         if backward:
             fn = lambda a=algo: F.conv2d_backward(gy, x, w, s, p, algo=a, need_bias_grad=False)
         else:

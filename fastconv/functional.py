@@ -73,13 +73,20 @@ def _conv_desc(x_shape, w_shape, stride, padding, x_name="x"):
 def select_conv_algo(desc):
     """The algorithm ``algo="auto"`` uses for a convolution descriptor.
 
-    Rule (measured on the VGG16/ResNet layers of conv_layers.json, see docs/performance.md):
-    1x1 kernels with stride 1 and no padding go straight to GEMM ("1x1"); everything else uses
-    im2col + GEMM, whose packed micro-kernel is the fastest path we have on those shapes.
+    Rule (measured on the VGG16/ResNet layers of conv_layers.json; docs/performance.md and
+    docs/winograd.md have the tables):
+    - 1x1 kernels with stride 1 and no padding go straight to GEMM ("1x1");
+    - 3x3 stride-1 layers with at least 16 input channels and at least 16 output tiles of 4x4
+      (N * ceil(P/4) * ceil(Q/4)) use Winograd F(4x4, 3x3): 4x fewer multiplications, which
+      wins once the per-call filter transform is amortised (float32 error 2-5x the direct
+      method's, ~1e-5 of the output's scale; use algo="im2col" or "direct" to avoid it);
+    - everything else uses im2col + our packed GEMM.
     """
     N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = desc
     if R == 1 and S == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0:
         return "1x1"
+    if R == 3 and S == 3 and sh == 1 and sw == 1 and C >= 16 and N * (-(-P // 4)) * (-(-Q // 4)) >= 16:
+        return "winograd"
     return "im2col"
 
 
