@@ -103,9 +103,10 @@ static void WN(wino_input_row)(const fc_conv_desc *d, const fc_wino_group *g, co
         for (int i = 0; i < FC_WINO_A; i++) {
             const int64_t h = h0 + i;
             if (h < 0 || h >= H) continue;   /* zero row */
-            FC_T *restrict dst = stage + i * SPAN;
-            const FC_T *restrict src = plane + h * W + w0;
-            WINO_COPY_RANGE(dst, src, a, b, SPAN);
+            /* staged column e is input column w0 + e (only formed for e >= a: in bounds) */
+            FC_T *restrict dst = stage + i * SPAN + a;
+            const FC_T *restrict src = plane + h * W + (w0 + a);
+            WINO_COPY_RANGE(dst, src, 0, b - a, SPAN);
         }
         for (int i = 0; i < FC_WINO_A; i++) {
             const FC_T *restrict st = stage + i * SPAN;
@@ -151,7 +152,7 @@ void WK(fc_wino_input) FC_WINO_IN_ARGS(FC_T)
     FC_T out[FC_WINO_XI * WL];
     const FC_T *base[WL];
     for (int i = 0; i < FC_WINO_A * FC_WINO_A * WL; i++) patch[i] = 0;   /* idle lanes: zeros */
-    for (int l = 0; l < cnt; l++)
+    for (int l = 0; l < cnt && g->in_inside; l++)   /* patch corners, inside x */
         base[l] = x + g->n[l] * C * hw + (g->p0[l] - d->pad_h) * W + (g->q0[l] - d->pad_w);
     if (g->row_run) {
         WN(wino_input_row)(d, g, x, v, ld_xi, ld_c);
