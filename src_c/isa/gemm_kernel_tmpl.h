@@ -10,6 +10,7 @@
  *   GK_FMA(a, b, c) = a*b + c, GK_MUL, GK_ADD, GK_SET1, GK_ZERO
  *   GK_FOR_TILES(X)       X(mv, nv, half) for every edge-tile shape (see the micro-kernel)
  *   GK_HALF, GK_HVT, GK_HMT, GK_H*   optional half-width vector for narrow column tails
+ *   GK_TR, GK_TR_BLOCK(s, ls, d, ld)  optional GK_TR x GK_TR in-register transpose for packing
  *
  * Row-major C is vectorised along N: each accumulator holds VL consecutive columns of one row
  * of C, and each element of A is broadcast. Every C element is an independent dot product
@@ -170,12 +171,42 @@ static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const
     }
 }
 
-/* ---- packing ----------------------------------------------------------------------------------
- * The transposing cases walk the source row by row in chunks of GK_PACK_KB depth so reads are
- * sequential and the written part of the sliver stays in L1.                                  */
+/* ---- packing ------------------------------------------------------------------------------- */
 #ifndef GK_PACK_KB
 #define GK_PACK_KB 64
 #endif
+
+/* rows x k of a row-major source (row stride ld) into dst as k rows of R (dst[kk*R + r] =
+ * src[r*ld + kk]), rows past `rows` zero: the transposing packs. In chunks of GK_PACK_KB
+ * depth, so reads are sequential and the written part stays in L1; GK_TR x GK_TR squares go
+ * through an in-register transpose where the ISA has one.                                    */
+GK_INLINE void GK(pack_transposed)(int64_t rows, int64_t k, const GK_T *restrict src, int64_t ld,
+                                   GK_T *restrict dst, const int R)
+{
+    for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
+        const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
+        int64_t r = 0;
+#ifdef GK_TR
+        for (; r + GK_TR <= rows; r += GK_TR) {
+            int64_t kk = 0;
+            for (; kk + GK_TR <= kb; kk += GK_TR)
+                GK_TR_BLOCK(src + r * ld + k0 + kk, ld, dst + (k0 + kk) * R + r, R);
+            for (; kk < kb; ++kk) {
+                for (int64_t q = r; q < r + GK_TR; ++q) dst[(k0 + kk) * R + q] = src[q * ld + k0 + kk];
+            }
+        }
+#endif
+        for (; r < rows; ++r) {
+            const GK_T *restrict s = src + r * ld + k0;
+            GK_T *restrict d = dst + k0 * R + r;
+            for (int64_t kk = 0; kk < kb; ++kk) d[kk * R] = s[kk];
+        }
+        for (; r < R; ++r) {
+            GK_T *restrict d = dst + k0 * R + r;
+            for (int64_t kk = 0; kk < kb; ++kk) d[kk * R] = (GK_T)0;
+        }
+    }
+}
 
 static void GK(pack_a)(int trans, int64_t m, int64_t k, const void *A_, int64_t lda, void *dst_)
 {
@@ -197,22 +228,9 @@ static void GK(pack_a)(int trans, int64_t m, int64_t k, const void *A_, int64_t 
         }
         return;
     }
-    for (int64_t i0 = 0; i0 < m; i0 += GK_MR, dst += GK_MR * k) {
-        const int mm = (int)fc_min64(GK_MR, m - i0);
-        /* op(A)[i][kk] = A[i*lda + kk]: transpose MR rows */
-        for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
-            const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
-            for (int i = 0; i < mm; ++i) {
-                const GK_T *restrict src = A + (i0 + i) * lda + k0;
-                GK_T *restrict d = dst + k0 * GK_MR + i;
-                for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_MR] = src[kk];
-            }
-            for (int i = mm; i < GK_MR; ++i) {
-                GK_T *d = dst + k0 * GK_MR + i;
-                for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_MR] = (GK_T)0;
-            }
-        }
-    }
+    /* op(A)[i][kk] = A[i*lda + kk]: transpose MR rows at a time */
+    for (int64_t i0 = 0; i0 < m; i0 += GK_MR, dst += GK_MR * k)
+        GK(pack_transposed)(fc_min64(GK_MR, m - i0), k, A + i0 * lda, lda, dst, GK_MR);
 }
 
 static void GK(pack_b)(int trans, int64_t k, int64_t n, const void *B_, int64_t ldb, void *dst_)
@@ -235,22 +253,9 @@ static void GK(pack_b)(int trans, int64_t k, int64_t n, const void *B_, int64_t 
         }
         return;
     }
-    for (int64_t j0 = 0; j0 < n; j0 += GK_NR, dst += GK_NR * k) {
-        const int nn = (int)fc_min64(GK_NR, n - j0);
-        /* op(B)[kk][j] = B[j*ldb + kk]: transpose NR rows of B */
-        for (int64_t k0 = 0; k0 < k; k0 += GK_PACK_KB) {
-            const int64_t kb = fc_min64(GK_PACK_KB, k - k0);
-            for (int j = 0; j < nn; ++j) {
-                const GK_T *restrict src = B + (j0 + j) * ldb + k0;
-                GK_T *restrict d = dst + k0 * GK_NR + j;
-                for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_NR] = src[kk];
-            }
-            for (int j = nn; j < GK_NR; ++j) {
-                GK_T *d = dst + k0 * GK_NR + j;
-                for (int64_t kk = 0; kk < kb; ++kk) d[kk * GK_NR] = (GK_T)0;
-            }
-        }
-    }
+    /* op(B)[kk][j] = B[j*ldb + kk]: transpose NR rows of B at a time */
+    for (int64_t j0 = 0; j0 < n; j0 += GK_NR, dst += GK_NR * k)
+        GK(pack_transposed)(fc_min64(GK_NR, n - j0), k, B + j0 * ldb, ldb, dst, GK_NR);
 }
 
 static void GK(fill_kit)(fc_gemm_kit *kit)
@@ -301,3 +306,5 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
 #undef GK_HADD
 #undef GK_HSET1
 #undef GK_HZERO
+#undef GK_TR
+#undef GK_TR_BLOCK

@@ -15,6 +15,44 @@
 
 #if FC_ISA_LEVEL >= 1
 #include <immintrin.h>
+
+/* d[c*ld + r] = s[r*ls + c] for an 8 x 8 block of floats (unpack, shuffle, swap lanes) */
+static inline void gemm_transpose8x8_f32(const float *s, int64_t ls, float *d, int64_t ld)
+{
+    const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ls);
+    const __m256 r2 = _mm256_loadu_ps(s + 2 * ls), r3 = _mm256_loadu_ps(s + 3 * ls);
+    const __m256 r4 = _mm256_loadu_ps(s + 4 * ls), r5 = _mm256_loadu_ps(s + 5 * ls);
+    const __m256 r6 = _mm256_loadu_ps(s + 6 * ls), r7 = _mm256_loadu_ps(s + 7 * ls);
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + ld, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 2 * ld, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 3 * ld, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 4 * ld, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 5 * ld, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 6 * ld, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(d + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* the same for a 4 x 4 block of doubles */
+static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d, int64_t ld)
+{
+    const __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + ls);
+    const __m256d r2 = _mm256_loadu_pd(s + 2 * ls), r3 = _mm256_loadu_pd(s + 3 * ls);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(d + ld, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(d + 2 * ld, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(d + 3 * ld, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
 #endif
 
 /* X(mv, nv, half) over every edge-tile shape: mv rows, nv full vectors, half-width tail or not */
@@ -45,6 +83,8 @@
 #define GK_ADD(a, b) _mm512_add_ps(a, b)
 #define GK_SET1(x) _mm512_set1_ps(x)
 #define GK_ZERO() _mm512_setzero_ps()
+#define GK_TR 8
+#define GK_TR_BLOCK(s, ls, d, ld) gemm_transpose8x8_f32(s, ls, d, ld)
 #define GK_HALF 1
 #define GK_HVT __m256
 #define GK_HMT __mmask8
@@ -77,6 +117,8 @@
 #define GK_ADD(a, b) _mm256_add_ps(a, b)
 #define GK_SET1(x) _mm256_set1_ps(x)
 #define GK_ZERO() _mm256_setzero_ps()
+#define GK_TR 8
+#define GK_TR_BLOCK(s, ls, d, ld) gemm_transpose8x8_f32(s, ls, d, ld)
 #define GK_FOR_TILES(X) GK_MV6(X, 1, 0) GK_MV6(X, 2, 0)
 #else
 #define GK_MR 4
@@ -124,6 +166,8 @@
 #define GK_ADD(a, b) _mm512_add_pd(a, b)
 #define GK_SET1(x) _mm512_set1_pd(x)
 #define GK_ZERO() _mm512_setzero_pd()
+#define GK_TR 4
+#define GK_TR_BLOCK(s, ls, d, ld) gemm_transpose4x4_f64(s, ls, d, ld)
 #define GK_HALF 1
 #define GK_HVT __m256d
 #define GK_HMT __mmask8
@@ -156,6 +200,8 @@
 #define GK_ADD(a, b) _mm256_add_pd(a, b)
 #define GK_SET1(x) _mm256_set1_pd(x)
 #define GK_ZERO() _mm256_setzero_pd()
+#define GK_TR 4
+#define GK_TR_BLOCK(s, ls, d, ld) gemm_transpose4x4_f64(s, ls, d, ld)
 #define GK_FOR_TILES(X) GK_MV6(X, 1, 0) GK_MV6(X, 2, 0)
 #else
 #define GK_MR 4
