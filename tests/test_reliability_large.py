@@ -198,8 +198,7 @@ def test_fc_mul_overflow_contract():
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
         pytest.skip("no C compiler")
-    import fastconv
-    root = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the repository (src_c/)
     src = textwrap.dedent("""
         #include <stdio.h>
         #include "fastconv.h"

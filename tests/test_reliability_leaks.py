@@ -20,13 +20,14 @@ import fastconv.functional as F
 from fastconv import _ext
 from fastconv._config import state
 
-CALLS = int(os.environ.get("FASTCONV_LEAK_CALLS", "10000"))
+SANITIZED = bool(os.environ.get("FASTCONV_SANITIZED"))
+# under ASan (tools/sanitize.sh) the C heap meter is blind and the point is memory errors on the
+# error paths, not leaks: fewer calls
+CALLS = int(os.environ.get("FASTCONV_LEAK_CALLS", "1000" if SANITIZED else "10000"))
 WARMUP = 300
 HEAP_SLACK = 64 * 1024       # bytes: 6 bytes per call over 10,000 calls
 BLOCK_SLACK = 200            # Python blocks: a leaked object per call would be 10,000
 RSS_SLACK = 1 << 20          # the RSS moves by pages; 1 MB catches 100 bytes per call
-
-SANITIZED = bool(os.environ.get("FASTCONV_SANITIZED"))
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -217,7 +218,8 @@ def test_the_meters_see_a_leak():
     h0, b0, r0 = _snapshot()
     _run(leaky, 1000)
     h1, b1, r1 = _snapshot()
-    assert (h1 - h0 > HEAP_SLACK) or HEAP is None
+    if HEAP is not None and not SANITIZED:   # ASan's allocator bypasses glibc's mallinfo2
+        assert h1 - h0 > HEAP_SLACK
     assert b1 - b0 > BLOCK_SLACK
     kept.clear()
 

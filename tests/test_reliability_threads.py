@@ -174,6 +174,7 @@ def _gil_gap(call):
     return t1 - t0, max(b - a for a, b in zip(inside, inside[1:]))
 
 
+@pytest.mark.skipif(SANITIZED, reason="a timing property, not a memory one: not repeated under ASan")
 @pytest.mark.parametrize("kernel", ["conv2d", "conv2d_backward", "max_pool2d", "avg_pool2d", "matmul"])
 def test_kernels_release_the_gil(kernel):
     # if a kernel held the GIL, the main thread could not run a single bytecode during the call:
