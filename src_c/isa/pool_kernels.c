@@ -32,6 +32,7 @@ int FC_ISA_FN(fc_pool_indices_ok)(const int64_t *idx, int64_t n, int64_t plane_s
 #define PK_ENTRY FC_ISA_FN(fc_maxpool_rows_f32)
 
 PK_INLINE __mmask16 pk_f32_first(int64_t n) { return (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1); }
+PK_INLINE V pk_f32_zero(void) { return _mm512_setzero_ps(); }
 PK_INLINE V pk_f32_load(const T *p) { return _mm512_loadu_ps(p); }
 PK_INLINE V pk_f32_loadn(const T *p, int64_t n) { return _mm512_maskz_loadu_ps(pk_f32_first(n), p); }
 PK_INLINE V pk_f32_even(V a, V b)
@@ -98,6 +99,7 @@ PK_INLINE I pk_f32_upper_half(int64_t v) { return _mm512_maskz_set1_epi32(0xff00
 #define PK_ENTRY FC_ISA_FN(fc_maxpool_rows_f64)
 
 PK_INLINE __mmask8 pk_f64_first(int64_t n) { return (__mmask8)(n >= 8 ? 0xffu : (1u << n) - 1); }
+PK_INLINE V pk_f64_zero(void) { return _mm512_setzero_pd(); }
 PK_INLINE V pk_f64_load(const T *p) { return _mm512_loadu_pd(p); }
 PK_INLINE V pk_f64_loadn(const T *p, int64_t n) { return _mm512_maskz_loadu_pd(pk_f64_first(n), p); }
 PK_INLINE V pk_f64_even(V a, V b) { return _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b); }
@@ -157,6 +159,7 @@ static inline __m256i first_lanes64(int64_t n)
 #define PK(name) pk_f32_##name
 #define PK_ENTRY FC_ISA_FN(fc_maxpool_rows_f32)
 
+PK_INLINE V pk_f32_zero(void) { return _mm256_setzero_ps(); }
 PK_INLINE V pk_f32_load(const T *p) { return _mm256_loadu_ps(p); }
 PK_INLINE V pk_f32_loadn(const T *p, int64_t n) { return _mm256_maskload_ps(p, first_lanes32(n)); }
 PK_INLINE V pk_f32_even(V a, V b) { return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); }
@@ -215,6 +218,7 @@ PK_INLINE I pk_f32_upper_half(int64_t v) { return _mm256_setr_epi32(0, 0, 0, 0, 
 #define PK(name) pk_f64_##name
 #define PK_ENTRY FC_ISA_FN(fc_maxpool_rows_f64)
 
+PK_INLINE V pk_f64_zero(void) { return _mm256_setzero_pd(); }
 PK_INLINE V pk_f64_load(const T *p) { return _mm256_loadu_pd(p); }
 PK_INLINE V pk_f64_loadn(const T *p, int64_t n) { return _mm256_maskload_pd(p, first_lanes64(n)); }
 PK_INLINE V pk_f64_even(V a, V b) { return _mm256_unpacklo_pd(a, b); }

@@ -1,7 +1,7 @@
 /* pool_kernels_tmpl.h -- the SIMD max-pooling row kernel, written once over the primitives
  * that pool_kernels.c defines per ISA and dtype: T, V (values), I (indices), LANES and
  * PK(load), PK(loadn), PK(even), PK(odd), PK(fix_v), PK(fix_i), PK(iset), PK(iadd),
- * PK(lane_col), PK(update), PK(storen), PK(store_idxn), PK(upper_v), PK(upper_i),
+ * PK(zero), PK(lane_col), PK(update), PK(storen), PK(store_idxn), PK(upper_v), PK(upper_i),
  * PK(upper_half); PK_ENTRY is the exported name.
  *
  * A lane is one output. The window is visited in torch's order (rows, then columns) and each
@@ -134,7 +134,7 @@ PK_INLINE void PK(rows_shared)(const fc_pool_desc *d, const T *x, int64_t pa, in
             for (int64_t j0 = c0, b = 0; j0 < c1; j0 += LANES, ++b) {
                 const int64_t m = c1 - j0 < LANES ? c1 - j0 : LANES;
                 const int64_t st = (q0 + j0) * sw - d->pad_w;
-                V best = PK(load)(x);    /* (overwritten by the first element) */
+                V best = PK(zero)();    /* (overwritten by the first element) */
                 I at = PK(iset)(0);
                 if (hit) {
                     best = cache_v[b];
@@ -180,7 +180,7 @@ PK_INLINE void PK(rows_one)(const fc_pool_desc *d, const T *x, int64_t pa, int64
         for (int64_t j0 = 0; j0 < nq; j0 += LANES) {
             const int64_t m = nq - j0 < LANES ? nq - j0 : LANES;
             const int64_t st = (q0 + j0) * sw - d->pad_w;
-            V best = PK(load)(x);    /* (overwritten by the first element) */
+            V best = PK(zero)();    /* (overwritten by the first element) */
             I at = PK(iset)(0);
             PK(row)(x, plane_size, W, h0, st, m, kw, sw, 1, &best, &at);
             for (int64_t h = h0 + 1; h < h1; ++h) PK(row)(x, plane_size, W, h, st, m, kw, sw, 0, &best, &at);
@@ -202,7 +202,7 @@ PK_INLINE void PK(pair_rows)(const fc_pool_desc *d, const T *x, int64_t bound, i
     const int64_t top1 = p1 * d->stride_h - d->pad_h, top2 = p2 * d->stride_h - d->pad_h;
     const int64_t start = q0 * 2 - d->pad_w;
     const int64_t o1 = c1 * HW + top1 * W + start, o2 = c2 * HW + top2 * W + start;
-    V best = PK(load)(x);    /* (overwritten by the first element) */
+    V best = PK(zero)();    /* (overwritten by the first element) */
     I at = PK(iset)(0);
     PK(row_two)(x, bound, o1, o2, top1 * W, nq, kw, 1, &best, &at);
     for (int64_t r = 1; r < d->kh; ++r)
