@@ -425,3 +425,49 @@ def test_one_and_two_threads_bit_identical(config, shape):
                         F.adaptive_avg_pool2d_backward(gy[:, :, :5, :7].copy(), shape)])
     for a, b in zip(*results):
         assert_same(a, b)
+
+
+# ---- no reads past the arrays -------------------------------------------------------------
+
+def _guarded(shape, dtype):
+    """A C-contiguous array whose last byte ends a page followed by an inaccessible page: a
+    kernel reading one element too far crashes the test instead of reading garbage."""
+    import ctypes
+    import mmap
+    libc = ctypes.CDLL(None, use_errno=True)
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    page = mmap.PAGESIZE
+    pages = (nbytes + page - 1) // page + 1
+    m = mmap.mmap(-1, pages * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(m))
+    if libc.mprotect(ctypes.c_void_p(base + (pages - 1) * page), page, 0) != 0:   # PROT_NONE
+        pytest.skip("mprotect unavailable")
+    a = np.frombuffer(m, dtype=dtype, count=int(np.prod(shape)), offset=(pages - 1) * page - nbytes)
+    return a.reshape(shape), m
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="needs mprotect")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,k,s,p", [((1, 1, 2, 2), 2, 2, 0), ((1, 3, 14, 14), 2, 2, 0),
+                                         ((1, 1, 7, 37), 3, 2, 1), ((2, 1, 9, 20), 3, 1, 1),
+                                         ((1, 1, 3, 3), 3, 2, 1)])
+def test_kernels_never_read_past_their_arrays(shape, k, s, p, dtype):
+    x, keep_x = _guarded(shape, dtype)
+    x[...] = rng(22).standard_normal(shape)
+    desc = F._pool_args(shape, k, s, p, False)
+    P, Q = desc[10], desc[11]
+    out = shape[:2] + (P, Q)
+    gy, keep_gy = _guarded(out, dtype)
+    gy[...] = 1
+    idx, keep_idx = _guarded(out, np.int64)
+    for isa in range(ISA_NAMES.index(fastconv.cpu_isa()) + 1):
+        for threads in (1, 2):
+            y = np.empty(out, dtype)
+            _ext.max_pool2d_forward(isa, threads, desc, x.reshape(-1), y.reshape(-1), idx.reshape(-1), True)
+            assert_same(y, reference.max_pool2d(np.array(x), k, s, p), ISA_NAMES[isa])
+            gx = np.empty(shape, dtype)
+            _ext.max_pool2d_backward(isa, threads, desc, gy.reshape(-1), idx.reshape(-1), gx.reshape(-1))
+            _ext.avg_pool2d_forward(isa, threads, desc, True, x.reshape(-1), y.reshape(-1))
+            _ext.avg_pool2d_backward(isa, threads, desc, True, gy.reshape(-1), gx.reshape(-1))
+    del x, gy, idx
