@@ -207,6 +207,12 @@ def _pool_args(x_shape, kernel_size, stride, padding, ceil_mode, x_name="x"):
     return (N, C, H, W, kh, kw, sh, sw, ph, pw, P, Q)
 
 
+def _gradient_buffer(shape, grad_y):
+    """Output of a pooling backward: the kernels overwrite every element, so it need not be
+    zeroed, unless there is no gradient to scatter and the kernel is not called."""
+    return (np.empty if grad_y.size else np.zeros)(shape, dtype=grad_y.dtype)
+
+
 def max_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, return_indices=False):
     """Max pooling (NaN propagates, as torch). With return_indices, also the flat h*W+w position of
     each maximum within its plane (int64), for max_pool2d_backward."""
@@ -238,7 +244,7 @@ def max_pool2d_backward(grad_y, indices, input_shape):
                          f"got values in [{indices.min()}, {indices.max()}]")
     P, Q = grad_y.shape[2:]
     desc = (N, C, H, W, 1, 1, 1, 1, 0, 0, P, Q)
-    grad_x = np.zeros((N, C, H, W), dtype=grad_y.dtype)
+    grad_x = _gradient_buffer((N, C, H, W), grad_y)
     if grad_x.size and grad_y.size:
         _ext.max_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, _flat(contiguous(grad_y)),
                                  _flat(np.ascontiguousarray(indices, dtype=np.int64)), _flat(grad_x))
@@ -265,7 +271,7 @@ def avg_pool2d_backward(grad_y, input_shape, kernel_size, stride=None, padding=0
     expected = (desc[0], desc[1], desc[10], desc[11])
     if grad_y.shape != expected:
         raise ValueError(f"grad_y must have the pooled shape {expected}, got {grad_y.shape}")
-    grad_x = np.zeros(input_shape, dtype=grad_y.dtype)
+    grad_x = _gradient_buffer(input_shape, grad_y)
     if grad_x.size and grad_y.size:
         _ext.avg_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, bool(count_include_pad),
                                  _flat(contiguous(grad_y)), _flat(grad_x))
@@ -301,7 +307,7 @@ def adaptive_avg_pool2d_backward(grad_y, input_shape):
     if grad_y.shape[:2] != input_shape[:2]:
         raise ValueError(f"grad_y's batch and channels {grad_y.shape[:2]} do not match input_shape {input_shape}")
     desc = _adaptive_desc(input_shape, grad_y.shape[2:])
-    grad_x = np.zeros(input_shape, dtype=grad_y.dtype)
+    grad_x = _gradient_buffer(input_shape, grad_y)
     if grad_x.size and grad_y.size:
         _ext.adaptive_avg_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, _flat(contiguous(grad_y)),
                                           _flat(grad_x))

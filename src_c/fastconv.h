@@ -133,7 +133,7 @@ typedef struct {
 } fc_pool_desc;
 
 /* max: y (N,C,P,Q) overwritten; indices (N,C,P,Q) = flat index h*W+w of the max within its
- * plane, may be NULL. NaN propagates (a NaN in the window wins, first NaN's index). A window
+ * plane, may be NULL. NaN propagates (a NaN in the window wins, the last NaN's index, as torch). A window
  * of all -inf gives -inf and the index of its first element.                                */
 int fc_maxpool2d_forward_f32(const fc_ctx *ctx, const fc_pool_desc *d, const float *x, float *y, int64_t *indices);
 int fc_maxpool2d_forward_f64(const fc_ctx *ctx, const fc_pool_desc *d, const double *x, double *y, int64_t *indices);
