@@ -92,7 +92,7 @@ FC_CONV_FORWARD(fc_conv2d_forward_1x1_f32, float);    /* R == S == 1, stride 1, 
 FC_CONV_FORWARD(fc_conv2d_forward_1x1_f64, double);
 /* Winograd F(m x m, 3 x 3) (conv_winograd.c): R == S == 3, stride 1 only (else FC_EINVAL). Fewer
  * multiplications than any direct method; float32 error is larger than direct's (documented in
- * docs/performance.md). Backward passes use the im2col kernels.                                */
+ * docs/winograd.md). Backward passes use the im2col kernels.                                */
 FC_CONV_FORWARD(fc_conv2d_forward_winograd_f32, float);
 FC_CONV_FORWARD(fc_conv2d_forward_winograd_f64, double);
 
