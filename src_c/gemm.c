@@ -18,9 +18,6 @@
 
 /* below this many multiply-adds a parallel region costs more than it saves */
 #define GEMM_MIN_FMA_PER_THREAD (1 << 19)
-#ifndef GEMM_PACK_A_MIN_N
-#define GEMM_PACK_A_MIN_N 256
-#endif
 
 static void gemm_get_kit(int isa, int is_double, fc_gemm_kit *kit)
 {
@@ -93,7 +90,7 @@ static void gemm_a_block(const gemm_plan *p, int64_t ic, int64_t mcur, int64_t p
     const int64_t e = kit->elem;
     const char *a = offset_of(p->A, p->trans_a, ic, pc, p->lda, e);
     char *c = p->C + (ic * p->ldc + jc) * e;
-    if (!p->trans_a && ncur <= GEMM_PACK_A_MIN_N) {
+    if (!p->trans_a && ncur <= kit->a_in_place_n) {
         /* rows of A are read in place: MR sequential streams the prefetcher follows (a
          * transposed A would be read across rows, one cache line per k: packing wins there) */
         kit->macro(mcur, ncur, kcur, p->alpha, a, p->lda, 1, kit->mr * p->lda, bbuf, beta, c,
@@ -234,7 +231,7 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     p.nc = fc_min64(p.kit.nc, cols);
     p.b_bytes = round_up(p.kc * p.nc * p.kit.elem, 64);
     /* no A buffer when every panel is narrow enough for A to be read in place */
-    const int a_in_place = !trans_a && p.nc <= GEMM_PACK_A_MIN_N;
+    const int a_in_place = !trans_a && p.nc <= p.kit.a_in_place_n;
     p.a_bytes = a_in_place ? 0 : round_up(p.mc * p.kc * p.kit.elem, 64);
     p.work = (char *)fc_aligned_alloc((int64_t)nt * (p.b_bytes + p.a_bytes));
     if (p.work == NULL) return FC_ENOMEM;

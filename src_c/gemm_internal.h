@@ -20,6 +20,8 @@ typedef struct fc_gemm_kit {
     int64_t elem;          /* sizeof(element) */
     int64_t mr, nr;        /* register block of the micro-kernel */
     int64_t kc, mc, nc;    /* cache blocks (upper bounds; mc multiple of mr, nc of nr) */
+    int64_t a_in_place_n;  /* a non-transposed A is read in place, unpacked, for panels of at
+                            * most this many columns (0: always pack) */
     /* pack op(A)[0:m, 0:k]; A points at op(A)[0][0], i.e. the caller already offset it */
     void (*pack_a)(int trans, int64_t m, int64_t k, const void *A, int64_t lda, void *dst);
     /* pack op(B)[0:k, 0:n] likewise */

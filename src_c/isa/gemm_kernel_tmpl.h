@@ -5,12 +5,14 @@
  *   GK_T, GK_SFX          element type and the name suffix of its functions (f32, f64)
  *   GK_MR, GK_NV, GK_VL   register block: MR rows x NV vectors of VL lanes (NR = NV * VL)
  *   GK_KC, GK_MC, GK_NC   cache blocks handed to the driver
+ *   GK_A_IN_PLACE_N       widest panel for which A is read unpacked (see gemm.c)
  *   GK_VT, GK_MT          vector and lane-mask types
  *   GK_LOAD, GK_STORE, GK_MLOAD, GK_MSTORE, GK_MASK(n)   (masked ops touch only the first n lanes)
  *   GK_FMA(a, b, c) = a*b + c, GK_MUL, GK_ADD, GK_SET1, GK_ZERO
  *   GK_FOR_TILES(X)       X(mv, nv, half) for every edge-tile shape (see the micro-kernel)
  *   GK_HALF, GK_HVT, GK_HMT, GK_H*   optional half-width vector for narrow column tails
  *   GK_TR, GK_TR_BLOCK(s, ls, d, ld)  optional GK_TR x GK_TR in-register transpose for packing
+ *   GK_RUNTIME_EDGES      (portable path) tiles GK_FOR_TILES omits use a run-time-shape kernel
  *
  * Row-major C is vectorised along N: each accumulator holds VL consecutive columns of one row
  * of C, and each element of A is broadcast. Every C element is an independent dot product
@@ -116,6 +118,33 @@ GK_INLINE void GK(ukr)(const int mv, const int nv, const int half, int64_t kc,
     (void)half;
 }
 
+#ifdef GK_RUNTIME_EDGES
+/* portable path (GK_VL == 1) only: the micro-kernel for a tile shape known at run time, for
+ * the shapes GK_FOR_TILES leaves out (keeps that build small and quick to compile). The same
+ * operations in the same order as GK(ukr), so a C element does not depend on its tile.     */
+static void GK(ukr_any)(int mv, int nv, int64_t kc, const GK_T *a, int64_t a_rs, int64_t a_cs,
+                        const GK_T *b, GK_T alpha, GK_T beta, GK_T *C, int64_t ldc)
+{
+    GK_T acc[GK_MR][GK_NR];
+    for (int i = 0; i < mv; ++i)
+        for (int j = 0; j < nv; ++j) acc[i][j] = GK_ZERO();
+    for (int64_t k = 0; k < kc; ++k, a += a_cs, b += GK_NR) {
+        for (int i = 0; i < mv; ++i) {
+            const GK_T ai = a[i * a_rs];
+            for (int j = 0; j < nv; ++j) acc[i][j] = GK_FMA(ai, b[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < mv; ++i) {
+        for (int j = 0; j < nv; ++j) {
+            GK_T r = acc[i][j];
+            if (alpha != (GK_T)1) r = GK_MUL(alpha, r);
+            if (beta != (GK_T)0) r = beta == (GK_T)1 ? GK_ADD(C[i * ldc + j], r) : GK_FMA(beta, C[i * ldc + j], r);
+            C[i * ldc + j] = r;
+        }
+    }
+}
+#endif
+
 /* an edge tile: pick the kernel specialised for (mv, nv, half) */
 static void GK(edge_tile)(int mv, int nv, int half, int64_t kc, const GK_T *a, int64_t a_rs,
                           int64_t a_cs, const GK_T *b, GK_T alpha, GK_T beta, GK_T *C,
@@ -128,7 +157,11 @@ static void GK(edge_tile)(int mv, int nv, int half, int64_t kc, const GK_T *a, i
         break;
         GK_FOR_TILES(GK_CASE)
 #undef GK_CASE
-    default: break;
+    default:   /* shapes without a specialised kernel */
+#ifdef GK_RUNTIME_EDGES
+        GK(ukr_any)(mv, nv, kc, a, a_rs, a_cs, b, alpha, beta, C, ldc);
+#endif
+        break;
     }
 }
 
@@ -266,6 +299,7 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
     kit->kc = GK_KC;
     kit->mc = GK_MC;
     kit->nc = GK_NC;
+    kit->a_in_place_n = GK_A_IN_PLACE_N;
     kit->pack_a = GK(pack_a);
     kit->pack_b = GK(pack_b);
     kit->macro = GK(macro);
@@ -279,6 +313,7 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
 #undef GK_KC
 #undef GK_MC
 #undef GK_NC
+#undef GK_A_IN_PLACE_N
 #undef GK_VT
 #undef GK_MT
 #undef GK_LOAD
@@ -308,3 +343,4 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
 #undef GK_HZERO
 #undef GK_TR
 #undef GK_TR_BLOCK
+#undef GK_RUNTIME_EDGES

@@ -6,6 +6,9 @@
  *   AVX-512: 12 x 32 float, 12 x 16 double (24 zmm accumulators + 2 for B + broadcasts)
  *   AVX2:     6 x 16 float,  6 x 8  double (12 ymm accumulators)
  *   portable: 4 x 8 of plain C scalars (the compiler may still use SSE2 for it)
+ * A non-transposed A is read in place (not packed) when the panel has at most 256 columns:
+ * packing it would cost as much as the product of a narrow panel. The portable path always
+ * packs (reading in place defeats the compiler's vectorisation there).
  * Cache blocks for AMD Zen 4 (L1d 32 KB, L2 1 MB per core): a KC x NR sliver of B streams from
  * L2 for every A sliver, an MC x KC block of A stays in L2, the KC x NC panel of B in L3.    */
 #include <string.h>
@@ -71,6 +74,7 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_KC 384
 #define GK_MC 96
 #define GK_NC 3072
+#define GK_A_IN_PLACE_N 256
 #define GK_VT __m512
 #define GK_MT __mmask16
 #define GK_LOAD(p) _mm512_loadu_ps(p)
@@ -105,6 +109,7 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_KC 384
 #define GK_MC 192
 #define GK_NC 3072
+#define GK_A_IN_PLACE_N 256
 #define GK_VT __m256
 #define GK_MT __m256i
 #define GK_LOAD(p) _mm256_loadu_ps(p)
@@ -127,6 +132,7 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_KC 256
 #define GK_MC 128
 #define GK_NC 2048
+#define GK_A_IN_PLACE_N 0
 #define GK_VT float
 #define GK_MT int
 #define GK_LOAD(p) (*(p))
@@ -139,8 +145,8 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_ADD(a, b) ((a) + (b))
 #define GK_SET1(x) (x)
 #define GK_ZERO() 0.0f
-#define GK_FOR_TILES(X) GK_MV4(X, 1, 0) GK_MV4(X, 2, 0) GK_MV4(X, 3, 0) GK_MV4(X, 4, 0) \
-    GK_MV4(X, 5, 0) GK_MV4(X, 6, 0) GK_MV4(X, 7, 0) GK_MV4(X, 8, 0)
+#define GK_FOR_TILES(X) GK_MV4(X, 8, 0)   /* column edges: the run-time-shape kernel */
+#define GK_RUNTIME_EDGES 1
 #endif
 #include "gemm_kernel_tmpl.h"
 
@@ -154,6 +160,7 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_KC 384
 #define GK_MC 96
 #define GK_NC 2048
+#define GK_A_IN_PLACE_N 256
 #define GK_VT __m512d
 #define GK_MT __mmask8
 #define GK_LOAD(p) _mm512_loadu_pd(p)
@@ -188,6 +195,7 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_KC 384
 #define GK_MC 96
 #define GK_NC 2048
+#define GK_A_IN_PLACE_N 256
 #define GK_VT __m256d
 #define GK_MT __m256i
 #define GK_LOAD(p) _mm256_loadu_pd(p)
@@ -210,6 +218,7 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_KC 256
 #define GK_MC 128
 #define GK_NC 2048
+#define GK_A_IN_PLACE_N 0
 #define GK_VT double
 #define GK_MT int
 #define GK_LOAD(p) (*(p))
@@ -222,8 +231,8 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_ADD(a, b) ((a) + (b))
 #define GK_SET1(x) (x)
 #define GK_ZERO() 0.0
-#define GK_FOR_TILES(X) GK_MV4(X, 1, 0) GK_MV4(X, 2, 0) GK_MV4(X, 3, 0) GK_MV4(X, 4, 0) \
-    GK_MV4(X, 5, 0) GK_MV4(X, 6, 0) GK_MV4(X, 7, 0) GK_MV4(X, 8, 0)
+#define GK_FOR_TILES(X) GK_MV4(X, 8, 0)   /* column edges: the run-time-shape kernel */
+#define GK_RUNTIME_EDGES 1
 #endif
 #include "gemm_kernel_tmpl.h"
 
