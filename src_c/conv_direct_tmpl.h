@@ -134,7 +134,7 @@ int FC_NAME(fc_conv2d_grad_input_direct)(const fc_ctx *ctx, const fc_conv_desc *
 /* grad_w[k, c, r, s] = sum_{n, p, q} grad_y[n, k, p, q] * x[n, c, p*sh + r - ph, q*sw + s - pw].
  * Jobs are (block of k, c) pairs: each owns its grad_w entries and sums images in order, so
  * the result does not depend on the thread count.                                          */
-#define FC_GW_KB 4
+#define FC_GW_KB 16
 int FC_NAME(fc_conv2d_grad_weight_direct)(const fc_ctx *ctx, const fc_conv_desc *d,
                                           const FC_T *grad_y, const FC_T *x, FC_T *grad_w)
 {

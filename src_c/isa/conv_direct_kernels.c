@@ -38,6 +38,7 @@
 #define CV_ZERO() _mm512_setzero_ps()
 #define CV_MAX0(v) _mm512_max_ps(_mm512_setzero_ps(), v)   /* NaN in v kept: max returns src2 */
 #define CV_HSUM(v) _mm512_reduce_add_ps(v)
+#define CV_MASK_IF(m, cond) ((__mmask16)((m) & (0u - (unsigned)(cond))))
 /* even lanes of the concatenation a|b (stride-2 rows) */
 #define CV_EVEN(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, \
                                              18, 20, 22, 24, 26, 28, 30), b)
@@ -60,6 +61,7 @@
 #define CV_EVEN(a, b) \
     _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8))
 #define CV_HSUM(v) cv_hsum_ps(v)
+#define CV_MASK_IF(m, cond) _mm256_and_si256(m, _mm256_set1_epi32(-(int)(cond)))
 static inline __m256i cv_iota32(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
 static inline float cv_hsum_ps(__m256 v)
 {
@@ -85,6 +87,7 @@ static inline float cv_hsum_ps(__m256 v)
 #undef CV_MAX0
 #undef CV_EVEN
 #undef CV_HSUM
+#undef CV_MASK_IF
 
 /* ---------------------------------- double ----------------------------------------------- */
 #define FC_T double
@@ -103,6 +106,7 @@ static inline float cv_hsum_ps(__m256 v)
 #define CV_ZERO() _mm512_setzero_pd()
 #define CV_MAX0(v) _mm512_max_pd(_mm512_setzero_pd(), v)
 #define CV_HSUM(v) _mm512_reduce_add_pd(v)
+#define CV_MASK_IF(m, cond) ((__mmask8)((m) & (0u - (unsigned)(cond))))
 #define CV_EVEN(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b)
 #elif FC_ISA_LEVEL == 1
 #define CV_VL 4
@@ -122,6 +126,7 @@ static inline float cv_hsum_ps(__m256 v)
 /* [a0 b0 | a2 b2] -> [a0 a2 b0 b2] */
 #define CV_EVEN(a, b) _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8)
 #define CV_HSUM(v) cv_hsum_pd(v)
+#define CV_MASK_IF(m, cond) _mm256_and_si256(m, _mm256_set1_epi32(-(int)(cond)))
 static inline __m256i cv_iota64(void) { return _mm256_setr_epi64x(0, 1, 2, 3); }
 static inline double cv_hsum_pd(__m256d v)
 {

@@ -227,73 +227,138 @@ static void FC_CAT(gw_accum_portable, FC_SFX) FC_GW_ARGS(FC_T)
 }
 
 #if FC_ISA_LEVEL >= 1
-/* grad_weight, SIMD: vectors run along a grad_y row (the reduction), CG_KB output channels x
- * CG_SB taps of one kernel row accumulate in registers over the whole image, then each
- * accumulator is summed across its lanes (a fixed order, so results are reproducible).
- * Lanes past the row end or over the padding load as zeros from both operands.            */
+/* grad_weight, SIMD: register blocks of channels x kernel taps (conv_gw_block_tmpl.h), built
+ * per horizontal stride (1, 2) and shape: 9 taps (a whole 3x3 kernel) x few channels, 3 taps
+ * x more channels, 1 tap x many channels (1x1 kernels); the taps of any kernel are covered
+ * by chunks of 9, 3 and 1.                                                                  */
+#define CG_NAME(kb, tb, sw) \
+    FC_CAT(FC_CAT(FC_CAT(FC_CAT(gw_block_, kb), FC_CAT(_, tb)), FC_CAT(_, sw)), FC_SFX)
+#if FC_ISA_LEVEL == 2
+#define CG_KB 2
+#define CG_TB 9
+#define CG_SW 1
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB 2
+#define CG_TB 9
+#define CG_SW 2
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB 6
+#define CG_TB 3
+#define CG_SW 1
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB 6
+#define CG_TB 3
+#define CG_SW 2
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB 16
+#define CG_TB 1
+#define CG_SW 1
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB 16
+#define CG_TB 1
+#define CG_SW 2
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB9 2
+#define CG_KB3 6
+#define CG_KB1 16
+#else
+#define CG_KB 1
+#define CG_TB 9
+#define CG_SW 1
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB 1
+#define CG_TB 9
+#define CG_SW 2
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
 #define CG_KB 4
-#define CG_SB 3
+#define CG_TB 3
+#define CG_SW 1
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB 4
+#define CG_TB 3
+#define CG_SW 2
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB 8
+#define CG_TB 1
+#define CG_SW 1
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB 8
+#define CG_TB 1
+#define CG_SW 2
+#include "conv_gw_block_tmpl.h"
+#undef CG_KB
+#undef CG_TB
+#undef CG_SW
+#define CG_KB9 1
+#define CG_KB3 4
+#define CG_KB1 8
+#endif
+
+#define CG_RUN(kbs, tbs, sw)                                                                   \
+    for (int64_t k = 0; k < kb; k += kbs)                                                      \
+        CG_NAME(kbs, tbs, sw)(d, gy_n, xc, k0 + k, fc_min64(kbs, kb - k), t0, tn, acc + k * acc_k, acc_k)
 static void FC_CAT(gw_accum_simd, FC_SFX) FC_GW_ARGS(FC_T)
 {
-    const int64_t P = d->P, Q = d->Q, R = d->R, S = d->S, H = d->H, W = d->W;
-    const int64_t sh = d->stride_h, sw = d->stride_w, ph = d->pad_h, pw = d->pad_w;
-    const int64_t pq = P * Q;
-    const FC_T *gk = gy_n + k0 * pq;
-    for (int64_t r = 0; r < R; r++) {
-        /* output rows p with 0 <= p*sh + r - ph < H */
-        const int64_t plo = r >= ph ? 0 : (ph - r + sh - 1) / sh;
-        const int64_t lim = H + ph - r;
-        const int64_t phi = fc_min64(P, lim <= 0 ? 0 : (lim + sh - 1) / sh);
-        for (int64_t s0 = 0; s0 < S; s0 += CG_SB) {
-            const int64_t sb = fc_min64(CG_SB, S - s0);
-            CV_VT a[CG_KB][CG_SB];
-            CV_UNROLL
-            for (int kk = 0; kk < CG_KB; kk++) {
-                CV_UNROLL
-                for (int t = 0; t < CG_SB; t++) a[kk][t] = CV_ZERO();
-            }
-            for (int64_t j0 = 0; j0 < Q; j0 += CV_VL) {
-                const int64_t nq = fc_min64(CV_VL, Q - j0);
-                const CV_MT gm = CV_MASK(0, nq);
-                CV_MT xm[CG_SB][2];
-                CV_UNROLL
-                for (int t = 0; t < CG_SB; t++) {
-                    const int64_t col = j0 * sw + s0 + t - pw;
-                    xm[t][0] = CV_NAME(mask_lim)(col, W, nq * sw);
-                    xm[t][1] = CV_NAME(mask_lim)(col + CV_VL, W, nq * sw - CV_VL);
-                }
-                for (int64_t p = plo; p < phi; p++) {
-                    const FC_T *xr = xc + (p * sh + r - ph) * W + j0 * sw - pw + s0;
-                    const FC_T *gr = gk + p * Q + j0;
-                    CV_VT gv[CG_KB];
-                    CV_UNROLL
-                    for (int kk = 0; kk < CG_KB; kk++)
-                        gv[kk] = kk < kb ? CV_MLOAD(gr + kk * pq, gm) : CV_ZERO();
-                    CV_UNROLL
-                    for (int t = 0; t < CG_SB; t++) {
-                        if (t >= sb) break;
-                        const CV_VT xv = sw == 1 ? CV_MLOAD(xr + t, xm[t][0])
-                                                 : CV_EVEN(CV_MLOAD(xr + t, xm[t][0]),
-                                                           CV_MLOAD(xr + t + CV_VL, xm[t][1]));
-                        CV_UNROLL
-                        for (int kk = 0; kk < CG_KB; kk++) a[kk][t] = CV_FMA(gv[kk], xv, a[kk][t]);
-                    }
-                }
-            }
-            for (int64_t kk = 0; kk < kb; kk++)
-                for (int64_t t = 0; t < sb; t++)
-                    acc[kk * acc_k + r * S + s0 + t] += CV_HSUM(a[kk][t]);
+    const int64_t ntaps = d->R * d->S;
+    const int sw = (int)d->stride_w;
+    int64_t t0 = 0;
+    while (t0 < ntaps) {
+        const int64_t rem = ntaps - t0;
+        const int64_t tn = rem >= 7 ? fc_min64(9, rem) : (rem >= 3 ? 3 : 1);
+        if (tn > 3) {
+            if (sw == 1) CG_RUN(CG_KB9, 9, 1); else CG_RUN(CG_KB9, 9, 2);
+        } else if (tn == 3) {
+            if (sw == 1) CG_RUN(CG_KB3, 3, 1); else CG_RUN(CG_KB3, 3, 2);
+        } else {
+            if (sw == 1) CG_RUN(CG_KB1, 1, 1); else CG_RUN(CG_KB1, 1, 2);
         }
+        t0 += tn;
     }
 }
-#undef CG_KB
-#undef CG_SB
+#undef CG_RUN
+#undef CG_NAME
+#undef CG_KB9
+#undef CG_KB3
+#undef CG_KB1
 #endif
 
 void FC_KNAME(fc_conv_gw_accum) FC_GW_ARGS(FC_T)
 {
 #if FC_ISA_LEVEL >= 1
-    if (d->stride_w <= 2 && kb <= 4) {
+    if (d->stride_w <= 2) {
         FC_CAT(gw_accum_simd, FC_SFX)(d, gy_n, xc, k0, kb, acc, acc_k);
         return;
     }
@@ -301,8 +366,4 @@ void FC_KNAME(fc_conv_gw_accum) FC_GW_ARGS(FC_T)
     FC_CAT(gw_accum_portable, FC_SFX)(d, gy_n, xc, k0, kb, acc, acc_k);
 }
 
-#if FC_ISA_LEVEL >= 1
-#undef CV_NAME
-#undef CV_SMAX
-#endif
 #undef FC_KNAME
