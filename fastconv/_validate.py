@@ -46,7 +46,9 @@ def same_dtype(arrays):
 
 def contiguous(a):
     """C-contiguous, aligned array (copies Fortran-ordered, strided or misaligned views)."""
-    return np.ascontiguousarray(a)
+    # np.ascontiguousarray keeps a misaligned buffer as it is; C must never see one (UB, and
+    # SIMD loads that assume element alignment): np.require copies those too
+    return np.require(a, requirements=("C_CONTIGUOUS", "ALIGNED"))
 
 
 def _as_int(value, name):

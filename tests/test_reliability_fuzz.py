@@ -278,3 +278,21 @@ def test_reference_average_pooling_keeps_inf_local(op):
     assert np.array_equal(got, expected)
     ref = R.avg_pool2d(x, 2) if op == "avg" else R.adaptive_avg_pool2d(x, 2)
     assert np.array_equal(ref, expected, equal_nan=True), ref
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_misaligned_inputs_reach_c_aligned_and_give_the_same_results(dtype):
+    # a view whose data pointer is not a multiple of the itemsize (possible with np.frombuffer):
+    # the kernels assume element alignment, so it must be copied first (UBSan flagged it)
+    from fastconv._validate import contiguous
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 9)).astype(dtype)
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    mis = np.frombuffer(raw.data, dtype, count=x.size, offset=1).reshape(x.shape)
+    mis[...] = x
+    assert not mis.flags.aligned and contiguous(mis).flags.aligned
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    assert np.array_equal(F.conv2d(mis, w, padding=1), F.conv2d(x, w, padding=1))
+    assert np.array_equal(F.max_pool2d(mis, 3, 2, 1), F.max_pool2d(x, 3, 2, 1))
+    assert np.array_equal(F.avg_pool2d(mis, 2), F.avg_pool2d(x, 2))
+    assert np.array_equal(F.adaptive_avg_pool2d(mis, 2), F.adaptive_avg_pool2d(x, 2))
