@@ -247,7 +247,7 @@ def max_pool2d_backward(grad_y, indices, input_shape):
     grad_x = _gradient_buffer((N, C, H, W), grad_y)
     if grad_x.size and grad_y.size:
         _ext.max_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, _flat(contiguous(grad_y)),
-                                 _flat(np.ascontiguousarray(indices, dtype=np.int64)), _flat(grad_x))
+                                 _flat(contiguous(indices.astype(np.int64, copy=False))), _flat(grad_x))
     return grad_x
 
 

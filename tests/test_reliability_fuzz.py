@@ -296,3 +296,14 @@ def test_misaligned_inputs_reach_c_aligned_and_give_the_same_results(dtype):
     assert np.array_equal(F.max_pool2d(mis, 3, 2, 1), F.max_pool2d(x, 3, 2, 1))
     assert np.array_equal(F.avg_pool2d(mis, 2), F.avg_pool2d(x, 2))
     assert np.array_equal(F.adaptive_avg_pool2d(mis, 2), F.adaptive_avg_pool2d(x, 2))
+
+
+def test_misaligned_pooling_indices_are_copied_aligned():
+    from fastconv._validate import contiguous
+    x = np.random.default_rng(1).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    raw = np.zeros(idx.nbytes + 3, np.uint8)
+    mis = np.frombuffer(raw.data, np.int64, count=idx.size, offset=3).reshape(idx.shape)
+    mis[...] = idx
+    assert not mis.flags.aligned and contiguous(mis.astype(np.int64, copy=False)).flags.aligned
+    assert np.array_equal(F.max_pool2d_backward(y, mis, x.shape), F.max_pool2d_backward(y, idx, x.shape))
