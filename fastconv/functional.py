@@ -136,6 +136,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, *, algo="auto", relu=False
     y = np.empty((N, K, P, Q), dtype=x.dtype)
     if y.size == 0:
         return y
+    if x.size == 0:
+        # an empty input plane under padding: every tap reads padding, the output is the bias
+        # (C would do arithmetic on a NULL input pointer, which UBSan flags)
+        y[...] = 0 if bias is None else bias.reshape(1, K, 1, 1)
+        return np.maximum(y, 0, out=y) if relu else y
     b = contiguous(bias) if bias is not None else np.empty(0, dtype=x.dtype)
     _ext.conv2d_forward(algo, state.isa, _threads(_conv_flops(desc), SMALL_FLOPS), desc, _flat(contiguous(x)),
                         _flat(contiguous(weight)), b, bias is not None, bool(relu), _flat(y))
@@ -167,7 +172,9 @@ def conv2d_backward(grad_y, x, weight, stride=1, padding=0, *, algo="auto", need
             _ext.conv2d_grad_input(algo, isa, nt, desc, gy, _flat(contiguous(weight)), _flat(grad_x))
     if need_weight_grad:
         grad_w = np.empty(weight.shape, dtype=x.dtype)
-        if grad_w.size:
+        if grad_w.size and x.size == 0:
+            grad_w.fill(0)   # no input element reaches any tap (see conv2d)
+        elif grad_w.size:
             _ext.conv2d_grad_weight(algo, isa, nt, desc, gy, _flat(contiguous(x)), _flat(grad_w))
     if need_bias_grad:
         grad_b = np.empty((K,), dtype=x.dtype)

@@ -307,3 +307,17 @@ def test_misaligned_pooling_indices_are_copied_aligned():
     mis[...] = idx
     assert not mis.flags.aligned and contiguous(mis.astype(np.int64, copy=False)).flags.aligned
     assert np.array_equal(F.max_pool2d_backward(y, mis, x.shape), F.max_pool2d_backward(y, idx, x.shape))
+
+
+@pytest.mark.parametrize("algo", ["direct", "im2col"])
+def test_empty_input_plane_under_padding(algo):
+    # H = 0 with padding >= kernel: a non-empty output made of padding only. The direct kernel
+    # did pointer arithmetic on the NULL input (UBSan, found by the atheris harness).
+    x = np.zeros((1, 1, 0, 2), np.float32)
+    w = np.ones((1, 1, 4, 1), np.float32)
+    b = np.array([-0.5], np.float32)
+    for relu in (False, True):
+        y = F.conv2d(x, w, b, 2, 2, algo=algo, relu=relu)
+        assert_close(y, R.conv2d(x, w, b, 2, 2, relu=relu))
+    gx, gw, gb = F.conv2d_backward(np.ones((1, 1, 1, 3), np.float32), x, w, 2, 2, algo=algo)
+    assert gx.shape == x.shape and np.array_equal(gw, np.zeros_like(w)) and gb.tolist() == [3.0]
