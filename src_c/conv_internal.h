@@ -5,11 +5,12 @@
 #include "internal.h"
 
 /* "#pragma omp parallel for" over a loop, static schedule (bit-identical results run to run),
- * only when there is more than one thread and enough work (cond).                          */
+ * only when there is more than one thread, enough work (cond), and we are not already inside
+ * a parallel region (never nest).                                                           */
 #ifdef FC_HAVE_OPENMP
 #define FC_PRAGMA(x) _Pragma(#x)
 #define FC_PRAGMA_OMP_FOR(nt, cond) \
-    FC_PRAGMA(omp parallel for schedule(static) num_threads(nt) if ((nt) > 1 && (cond)))
+    FC_PRAGMA(omp parallel for schedule(static) num_threads(nt) if ((nt) > 1 && (cond) && !omp_in_parallel()))
 #else
 #define FC_PRAGMA_OMP_FOR(nt, cond)
 #endif
