@@ -125,6 +125,10 @@ def gemm(int isa, int nthreads, bint trans_a, bint trans_b, real[:, ::1] A, real
     cdef const real *pa = &A[0, 0] if A.shape[0] > 0 and A.shape[1] > 0 else NULL
     cdef const real *pb = &B[0, 0] if B.shape[0] > 0 and B.shape[1] > 0 else NULL
     cdef real *pc = &C[0, 0] if M > 0 and N > 0 else NULL
+    if (A.shape[1] if trans_a else A.shape[0]) != M or (B.shape[1] if trans_b else B.shape[0]) != K \
+            or (B.shape[0] if trans_b else B.shape[1]) != N:
+        raise ValueError(f"gemm: op(A) {A.shape[0], A.shape[1]} (trans {trans_a}), op(B) {B.shape[0], B.shape[1]} "
+                         f"(trans {trans_b}) and C {M, N} do not fit together")
     if M == 0 or N == 0:
         return
     with nogil:
