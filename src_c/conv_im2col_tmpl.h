@@ -269,6 +269,7 @@ int FC_NAME(fc_conv2d_grad_weight_im2col)(const fc_ctx *ctx, const fc_conv_desc 
         return FC_OK;
     }
     const int nthr = fc_ctx_threads(ctx);
+    (void)nthr;   /* only read by the OpenMP pragma, absent in builds without OpenMP */
     const int64_t N = d->N, K = d->K, C = d->C, crs = sz.crs, pq = sz.pq;
     const int64_t T = FC_NAME(tile_width)(crs, pq), ntile = (pq + T - 1) / T;
     FC_T *ws = (FC_T *)fc_aligned_alloc(crs * T * (int64_t)sizeof(FC_T));
