@@ -182,7 +182,9 @@ def test_kernels_release_the_gil(kernel):
     fastconv.set_num_threads(1)
     rng = np.random.default_rng(0)
     scale = 1 if SANITIZED else 2
-    x = rng.standard_normal((2 * scale, 32, 128, 128)).astype(np.float32)
+    # 4 images per scale step: each call must last well over the 20 ms the check needs even on a
+    # quiet machine (2 images took 18 ms there and made the test inconclusive)
+    x = rng.standard_normal((4 * scale, 32, 128, 128)).astype(np.float32)
     w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
     a = rng.standard_normal((512 * scale, 512 * scale)).astype(np.float32)
     y = F.conv2d(x, w, padding=1)
