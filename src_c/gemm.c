@@ -80,6 +80,12 @@ static const char *offset_of(const char *base, int trans, int64_t row, int64_t c
     return base + (trans ? col * ld + row : row * ld + col) * elem;
 }
 
+/* Rows of A whose byte stride is a multiple of 4 KiB fall in the same set of a 32 KiB 8-way L1
+ * (64 sets of 64 bytes): reading MR (> 8) of them in place, in step, evicts each other's lines
+ * on every k (measured: 512 x 2048 . 2048 x 49 ran at 0.7x the aliasing-free speed). Such A is
+ * packed instead.                                                                          */
+static int rows_alias_in_l1(int64_t row_bytes) { return row_bytes % 4096 == 0; }
+
 /* C[ic:+mcur, jc:+ncur] (+)= A[ic:+mcur, pc:+kcur] . packed B panel. A is packed first only
  * when the panel is wide enough to repay it: each A sliver is read once per B sliver, and for
  * a narrow panel (N = 49 pixels of a 7x7 layer) packing A would cost as much as the product. */
@@ -90,7 +96,7 @@ static void gemm_a_block(const gemm_plan *p, int64_t ic, int64_t mcur, int64_t p
     const int64_t e = kit->elem;
     const char *a = offset_of(p->A, p->trans_a, ic, pc, p->lda, e);
     char *c = p->C + (ic * p->ldc + jc) * e;
-    if (!p->trans_a && ncur <= kit->a_in_place_n) {
+    if (!p->trans_a && ncur <= kit->a_in_place_n && !rows_alias_in_l1(p->lda * e)) {
         /* rows of A are read in place: MR sequential streams the prefetcher follows (a
          * transposed A would be read across rows, one cache line per k: packing wins there) */
         kit->macro(mcur, ncur, kcur, p->alpha, a, p->lda, 1, kit->mr * p->lda, bbuf, beta, c,
@@ -156,7 +162,10 @@ static int gemm_choose_threads(int64_t M, int64_t N, int64_t K, int64_t mr, int6
     while (nt > 1 && fma / nt < (double)GEMM_MIN_FMA_PER_THREAD) --nt;
     if (nt > mb * nb) nt = (int)(mb * nb);
     if (nt <= 1) return 1;
-    const int64_t cost_rows = ceil_div(mb, nt) * nb, cost_cols = mb * ceil_div(nb, nt);
+    /* the busiest thread's share of C in elements: whole register tiles, except that the
+     * last column tile is only as wide as N (a narrow remainder is cheap, see col_tail) */
+    const int64_t cost_rows = ceil_div(mb, nt) * mr * N;
+    const int64_t cost_cols = mb * mr * fc_min64(N, ceil_div(nb, nt) * nr);
     /* on a tie prefer columns (no barriers: a thread that the OS preempts on this shared
      * machine does not hold the others up) unless there are too few column slivers for the
      * threads to get equal widths */
@@ -231,7 +240,7 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     p.nc = fc_min64(p.kit.nc, cols);
     p.b_bytes = round_up(p.kc * p.nc * p.kit.elem, 64);
     /* no A buffer when every panel is narrow enough for A to be read in place */
-    const int a_in_place = !trans_a && p.nc <= p.kit.a_in_place_n;
+    const int a_in_place = !trans_a && p.nc <= p.kit.a_in_place_n && !rows_alias_in_l1(lda * p.kit.elem);
     p.a_bytes = a_in_place ? 0 : round_up(p.mc * p.kc * p.kit.elem, 64);
     p.work = (char *)fc_aligned_alloc((int64_t)nt * (p.b_bytes + p.a_bytes));
     if (p.work == NULL) return FC_ENOMEM;

@@ -25,6 +25,8 @@ SHAPES = [
     (64, 196, 577),    # K over two depth blocks
     (200, 71, 40),     # M over an MC block
     (9, 3100, 5),      # N over an NC block
+    (29, 49, 1024),    # rows 4 KiB apart: A packed, 49 = 3*16 + 1 left to the column-tail kernel
+    (50, 20, 40), (13, 4, 9), (25, 35, 17),   # remainders of 4, 4 (no full vector), 3 columns
 ]
 
 
@@ -140,6 +142,20 @@ def test_threads_deterministic_and_correct(isa, dtype):
         # the tile grid and depth blocks do not depend on the thread count either
         np.testing.assert_array_equal(one, two)
         np.testing.assert_array_equal(_run(isa, 3, A, B, C, ta, tb, 0.5, 0.25), one)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("ta", [False, True])
+def test_element_does_not_depend_on_its_tile(isa, ta):
+    """A narrow column remainder goes to a kernel vectorised along M (col_tail), the same
+    columns in a wider product to the main micro-kernel: each element is the same k-ordered
+    chain of FMAs either way, so widening B must leave the shared columns bit-identical."""
+    for M, N, K in [(50, 49, 1024), (37, 18, 300), (12, 3, 77)]:
+        A, B, C = _operands(M, 64, K, ta, False, np.float32, seed=M)
+        wide = _run(isa, 1, A, B, C, ta, False, 0.5, 0.25)
+        narrow = _run(isa, 1, A, np.ascontiguousarray(B[:, :N]), np.ascontiguousarray(C[:, :N]),
+                      ta, False, 0.5, 0.25)
+        np.testing.assert_array_equal(narrow, wide[:, :N], err_msg=f"M={M} N={N} K={K}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -165,6 +165,77 @@ static void GK(edge_tile)(int mv, int nv, int half, int64_t kc, const GK_T *a, i
     }
 }
 
+#ifdef GK_COLTAIL
+/* ---- column tail ----------------------------------------------------------------------------
+ * The last `cols` (at most GK_COLTAIL) columns of a B sliver, for g (at most GK_COLTAIL_G)
+ * consecutive slivers of a packed A block, vectorised along M instead of N: lane i of
+ * acc[s][c] is row i of sliver s, column c. A narrow remainder (N = 49 = 3*16 + 1) then costs
+ * one FMA per column per sliver and k, instead of a half or masked vector per row (6 or 12
+ * FMAs), and g*cols independent chains hide the FMA latency. Each lane is the same k-ordered
+ * chain of FMAs from zero, with the same alpha/beta epilogue, as the element would get from
+ * GK(ukr): results do not depend on which kernel computed them.                             */
+GK_INLINE void GK(tail_block)(const int g, const int cols, int64_t k, const GK_T *restrict a,
+                              int64_t a_ss, const GK_T *restrict b, GK_T alpha, GK_T beta,
+                              GK_T *restrict C, int64_t ldc, int64_t rows)
+{
+    GK_VT acc[GK_COLTAIL_G][GK_COLTAIL];
+    const GK_MT amask = GK_MASK(GK_MR);   /* a packed sliver holds MR <= VL rows per k */
+    GK_UNROLL for (int s = 0; s < g; ++s) {
+        GK_UNROLL for (int c = 0; c < cols; ++c) acc[s][c] = GK_ZERO();
+    }
+    for (int64_t kk = 0; kk < k; ++kk) {
+        GK_VT av[GK_COLTAIL_G];
+        GK_UNROLL for (int s = 0; s < g; ++s) av[s] = GK_MLOAD(a + s * a_ss + kk * GK_MR, amask);
+        GK_UNROLL for (int c = 0; c < cols; ++c) {
+            const GK_VT bc = GK_SET1(b[kk * GK_NR + c]);
+            GK_UNROLL for (int s = 0; s < g; ++s) acc[s][c] = GK_FMA(av[s], bc, acc[s][c]);
+        }
+    }
+    GK_T buf[GK_VL];
+    const GK_VT va = GK_SET1(alpha), vb = GK_SET1(beta);
+    for (int s = 0; s < g; ++s) {
+        const int64_t rs = fc_min64(GK_MR, rows - (int64_t)s * GK_MR);
+        GK_T *cs = C + (int64_t)s * GK_MR * ldc;
+        for (int c = 0; c < cols; ++c) {
+            GK_VT r = acc[s][c];
+            if (alpha != (GK_T)1) r = GK_MUL(va, r);
+            if (beta != (GK_T)0) {   /* column c of C, gathered into a vector */
+                for (int64_t i = 0; i < GK_VL; ++i) buf[i] = i < rs ? cs[i * ldc + c] : (GK_T)0;
+                const GK_VT old = GK_LOAD(buf);
+                r = beta == (GK_T)1 ? GK_ADD(old, r) : GK_FMA(vb, old, r);
+            }
+            GK_STORE(buf, r);
+            for (int64_t i = 0; i < rs; ++i) cs[i * ldc + c] = buf[i];
+        }
+    }
+    (void)vb;
+}
+
+/* C[0:m, 0:cols] for every sliver of a packed A block, GK_COLTAIL_G slivers at a time */
+static void GK(col_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t a_ss,
+                         const GK_T *b, GK_T alpha, GK_T beta, GK_T *C, int64_t ldc)
+{
+    for (int64_t i0 = 0; i0 < m; i0 += GK_COLTAIL_G * GK_MR) {
+        const int64_t rows = fc_min64(GK_COLTAIL_G * GK_MR, m - i0);
+        const int g = (int)((rows + GK_MR - 1) / GK_MR);
+        const GK_T *ag = a + (i0 / GK_MR) * a_ss;
+        GK_T *c = C + i0 * ldc;
+        switch (g * 16 + cols) {
+#define GK_TAIL_CASE(g_, c_)                                                                 \
+        case (g_) * 16 + (c_):                                                               \
+            GK(tail_block)(g_, c_, k, ag, a_ss, b, alpha, beta, c, ldc, rows);               \
+            break;
+#define GK_TAIL_G(g_) GK_TAIL_CASE(g_, 1) GK_TAIL_CASE(g_, 2) GK_TAIL_CASE(g_, 3) GK_TAIL_CASE(g_, 4)
+        GK_TAIL_G(1) GK_TAIL_G(2) GK_TAIL_G(3) GK_TAIL_G(4)
+#undef GK_TAIL_G
+#undef GK_TAIL_CASE
+        default:
+            break;
+        }
+    }
+}
+#endif
+
 /* ---- macro-kernel: C[0:m, 0:n] over an A block and a packed B panel -------------------------
  * Element (i, kk) of the A block is a[i*a_rs + kk*a_cs], sliver s (rows s*MR..) starts at
  * a + s*a_ss: a packed block has a_rs = 1, a_cs = MR, a_ss = MR*k (that case gets code with
@@ -182,7 +253,11 @@ static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const
         const int nn = (int)fc_min64(GK_NR, n - j0);
         const int rem = nn % GK_VL;
         int nv = nn / GK_VL, half = 0, nlast = GK_VL;
-        if (rem) {
+        int tail = 0;   /* columns left to GK(col_tail) */
+#ifdef GK_COLTAIL
+        if (packed && rem <= GK_COLTAIL) tail = rem;
+#endif
+        if (rem && !tail) {
 #ifdef GK_HALF
             half = rem <= GK_HVL;
 #endif
@@ -190,6 +265,11 @@ static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const
             nlast = rem;
         }
         const GK_T *b = pb + (j0 / GK_NR) * k * GK_NR;
+#ifdef GK_COLTAIL
+        if (tail)
+            GK(col_tail)(m, tail, k, pa, a_ss, b + nv * GK_VL, alpha, beta, C + j0 + nv * GK_VL, ldc);
+        if (nv == 0 && !half) continue;
+#endif
         for (int64_t i0 = 0; i0 < m; i0 += GK_MR) {
             const int mm = (int)fc_min64(GK_MR, m - i0);
             const GK_T *a = pa + (i0 / GK_MR) * a_ss;
@@ -314,6 +394,8 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
 #undef GK_MC
 #undef GK_NC
 #undef GK_A_IN_PLACE_N
+#undef GK_COLTAIL
+#undef GK_COLTAIL_G
 #undef GK_VT
 #undef GK_MT
 #undef GK_LOAD

@@ -75,6 +75,8 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_MC 96
 #define GK_NC 3072
 #define GK_A_IN_PLACE_N 256
+#define GK_COLTAIL 4     /* remainders of up to 4 columns: GK(col_tail) (needs MR <= VL) */
+#define GK_COLTAIL_G 4
 #define GK_VT __m512
 #define GK_MT __mmask16
 #define GK_LOAD(p) _mm512_loadu_ps(p)
@@ -110,6 +112,8 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_MC 192
 #define GK_NC 3072
 #define GK_A_IN_PLACE_N 256
+#define GK_COLTAIL 4     /* remainders of up to 4 columns: GK(col_tail) (needs MR <= VL) */
+#define GK_COLTAIL_G 4
 #define GK_VT __m256
 #define GK_MT __m256i
 #define GK_LOAD(p) _mm256_loadu_ps(p)
