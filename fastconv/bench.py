@@ -16,6 +16,9 @@ from . import functional as F
 from ._config import get_num_threads
 
 ALGOS = ("auto", "im2col", "direct", "1x1", "winograd")
+# pause after timing another runtime, long enough for its idle worker threads to stop spinning
+# on our cores: OpenBLAS's spin ~2^28 cycles (~0.1 s) after a matmul, libgomp's a few ms
+SETTLE_SECONDS = 0.15
 
 
 def default_layers_path():
@@ -117,11 +120,18 @@ def bench_layer(l, backward=False, torch=None, min_time=0.25, with_numpy=True, r
                 tgy, tx, tw, None, [s, s], [p, p], [1, 1], False, [0, 0], 1, [True, True, False])
         else:
             impls["torch"] = lambda: torch.nn.functional.conv2d(tx, tw, None, s, p)
-    # interleaved rounds, best per implementation: whatever runs first in a layer (cold caches,
-    # the other runtime's threads still awake) is not penalised, and drifts hit everyone alike
+    # interleaved rounds, best per implementation, and each round starts with a different one:
+    # whatever runs first or right after another runtime (cold caches, torch's or OpenBLAS's
+    # threads still spinning on both cores) is not penalised, and drifts hit everyone alike
     best = {name: float("inf") for name in impls}
-    for _ in range(rounds):
-        for name, fn in impls.items():
+    names, previous = list(impls), "numpy"   # the GEMM peak was just timed with NumPy
+    for r in range(rounds):
+        for i in range(len(names)):
+            name = names[(i + r) % len(names)]
+            fn = impls[name]
+            if previous in ("numpy", "torch"):
+                time.sleep(SETTLE_SECONDS)
+            previous = name
             if torch is not None and name == "torch":
                 with torch.no_grad():
                     best[name] = min(best[name], best_time(fn, min_time / rounds))
