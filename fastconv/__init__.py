@@ -10,15 +10,16 @@ import importlib
 
 __version__ = "0.1.0"
 
-_CONFIG_NAMES = ("cpu_isa", "get_isa", "get_num_threads", "set_isa", "set_num_threads", "show_config")
+_CONFIG_NAMES = ("cpu_isa", "get_isa", "get_num_threads", "get_winograd", "set_isa", "set_num_threads",
+                 "set_winograd", "show_config")
 
 _SUBMODULES = (
     "functional", "reference", "nn", "optim", "models", "io", "viz", "data", "datasets", "train",
     "inference", "finetune", "cli",
 )
 
-__all__ = ["__version__", "cpu_isa", "get_isa", "get_num_threads", "set_isa", "set_num_threads",
-           "show_config", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", *_SUBMODULES]
+__all__ = ["__version__", "cpu_isa", "get_isa", "get_num_threads", "get_winograd", "set_isa", "set_num_threads",
+           "set_winograd", "show_config", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "manual_seed", *_SUBMODULES]
 
 
 def __getattr__(name):

@@ -7,6 +7,8 @@ starts from `OMP_NUM_THREADS` if set, else the CPUs this process may run on.
 import os
 import warnings
 
+import numpy as np
+
 from . import _ext
 
 ISA_NAMES = ("scalar", "avx2", "avx512")
@@ -47,10 +49,21 @@ def _level_from_name(name, source):
     return level
 
 
+def _winograd_from_env():
+    value = os.environ.get("FASTCONV_WINOGRAD", "").strip().lower()
+    if value in ("", "1", "on", "true", "yes"):
+        return True
+    if value in ("0", "off", "false", "no"):
+        return False
+    warnings.warn(f"ignoring FASTCONV_WINOGRAD={value!r}: expected 0 or 1", RuntimeWarning)
+    return True
+
+
 class _State:
-    """The two settings; plain ints read by every call (assignment is atomic under the GIL)."""
+    """The settings; plain values read by every call (assignment is atomic under the GIL)."""
 
     isa = _level_from_name(os.environ.get("FASTCONV_ISA", "auto") or "auto", "FASTCONV_ISA")
+    winograd = _winograd_from_env()   # may algo="auto" pick Winograd (not exact to the last ulp)
     _num_threads = _default_threads()
     threads_read = False        # a kernel may have started OpenMP threads in this process
     forked_after_threads = False  # fork() happened after that: libgomp cannot start threads here
@@ -92,6 +105,20 @@ def get_num_threads():
     return state.num_threads
 
 
+def set_winograd(enabled):
+    """Let ``algo="auto"`` use Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions (the default),
+    or not: its float32 error is 2-5x the direct method's (docs/winograd.md). Winograd stays
+    available with ``algo="winograd"``. ``FASTCONV_WINOGRAD=0`` sets it off at start."""
+    if not isinstance(enabled, (bool, np.bool_)):
+        raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+    state.winograd = bool(enabled)
+
+
+def get_winograd():
+    """Whether ``algo="auto"`` may pick Winograd."""
+    return state.winograd
+
+
 def set_isa(name):
     """Force a SIMD path: 'avx512', 'avx2', 'scalar', or 'auto' (the best this CPU has)."""
     state.isa = _level_from_name(name, "name")
@@ -126,7 +153,6 @@ if hasattr(os, "register_at_fork"):
 def config_text():
     """Human-readable build and run-time configuration (fastconv.show_config, `fastconv info`)."""
     from . import __version__
-    import numpy as np
     import platform
 
     lines = [
@@ -137,6 +163,8 @@ def config_text():
         f"  isa in use  {get_isa()}" + ("  (forced by FASTCONV_ISA)" if os.environ.get("FASTCONV_ISA") else ""),
         f"  openmp      {'yes' if _ext.OPENMP else 'no (built without OpenMP: one thread)'}",
         f"  threads     {get_num_threads()}" + ("  (OMP_NUM_THREADS)" if os.environ.get("OMP_NUM_THREADS") else ""),
+        f"  winograd    {'on' if get_winograd() else 'off'} (algo='auto' on 3x3 stride-1 layers)"
+        + ("  (FASTCONV_WINOGRAD)" if os.environ.get("FASTCONV_WINOGRAD") else ""),
     ]
     return "\n".join(lines)
 

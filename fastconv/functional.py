@@ -89,16 +89,35 @@ def select_conv_algo(desc):
     N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = desc
     if R == 1 and S == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0:
         return "1x1"
-    if R == 3 and S == 3 and sh == 1 and sw == 1 and C >= 16 and N * (-(-P // 4)) * (-(-Q // 4)) >= 16:
+    if state.winograd and _winograd_pays(desc):
         return "winograd"
     if C <= 4 or (sw <= 2 and Q >= 56):
         return "direct"
     return "im2col"
 
 
+def _winograd_pays(desc):
+    """3x3 stride 1 with at least 16 input channels and 16 output tiles of 4x4."""
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = desc
+    return R == 3 and S == 3 and sh == 1 and sw == 1 and C >= 16 and N * (-(-P // 4)) * (-(-Q // 4)) >= 16
+
+
+def _grad_input_desc(desc):
+    """For a stride-1 convolution, grad_x is itself a convolution: grad_y (N, K, P, Q) with the
+    weights flipped in space and transposed to (C, K, R, S), padded by R-1-ph, S-1-pw. Its
+    descriptor, or None when the padding is larger than that (the flipped window would start
+    inside grad_y)."""
+    N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = desc
+    if sh != 1 or sw != 1 or ph > R - 1 or pw > S - 1:
+        return None
+    return (N, K, P, Q, C, R, S, 1, 1, R - 1 - ph, S - 1 - pw, H, W)
+
+
 def select_conv_backward_algo(desc):
     """The algorithm conv2d_backward(algo="auto") uses: GEMM straight on the input for 1x1 layers,
-    else im2col + col2im, measured faster than the direct gradients on every ResNet-18 layer."""
+    else im2col + col2im, measured faster than the direct gradients on every ResNet-18 layer.
+    (grad_x of a 3x3 stride-1 layer additionally goes through Winograd when it pays and the
+    switch is on: see conv2d_backward.)"""
     N, C, H, W, K, R, S, sh, sw, ph, pw, P, Q = desc
     if R == 1 and S == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0:
         return "1x1"
@@ -175,15 +194,28 @@ def conv2d_backward(grad_y, x, weight, stride=1, padding=0, *, algo="auto", need
     N, C, H, W, K, R, S, _, _, _, _, P, Q = desc
     if grad_y.shape != (N, K, P, Q):
         raise ValueError(f"grad_y must have the output's shape {(N, K, P, Q)}, got {grad_y.shape}")
-    algo = select_conv_backward_algo(desc) if algo == "auto" else _resolve_algo(algo, desc)
-    if algo == "winograd":  # Winograd is a forward algorithm; its gradients are im2col's
+    # grad_x of a 3x3 stride-1 layer is a 3x3 stride-1 convolution of grad_y (_grad_input_desc):
+    # Winograd computes it with 4x fewer multiplications when asked ("winograd") or, under
+    # "auto", when it pays on that convolution and the switch is on (fastconv.set_winograd)
+    gi_desc = _grad_input_desc(desc) if algo in ("auto", "winograd") else None
+    if algo == "auto":
+        winograd_gi = gi_desc is not None and state.winograd and _winograd_pays(gi_desc)
+        algo = select_conv_backward_algo(desc)
+    else:
+        algo = _resolve_algo(algo, desc)
+        winograd_gi = algo == "winograd" and gi_desc is not None
+    if algo == "winograd":  # Winograd is a forward algorithm; the weight gradient is im2col's
         algo = "im2col"
     gy = _flat(contiguous(grad_y))
     isa, nt = state.isa, _threads(_conv_flops(desc), SMALL_FLOPS)
     grad_x = grad_w = grad_b = None
     if need_input_grad:
         grad_x = np.empty(x.shape, dtype=x.dtype)
-        if grad_x.size:
+        if grad_x.size and grad_y.size and winograd_gi:
+            w_t = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+            _ext.conv2d_forward("winograd", isa, nt, gi_desc, gy, _flat(w_t), np.empty(0, dtype=x.dtype),
+                                False, False, _flat(grad_x))
+        elif grad_x.size:
             _ext.conv2d_grad_input(algo, isa, nt, desc, gy, _flat(contiguous(weight)), _flat(grad_x))
     if need_weight_grad:
         grad_w = np.empty(weight.shape, dtype=x.dtype)

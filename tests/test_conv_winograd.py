@@ -10,6 +10,10 @@ Shapes cover channel counts 1, 3, 17 and 64, images from 1x1 (with padding 1) to
 sizes whose last tile row/column is partial, padding 0-2, bias and ReLU, batches 0 and 3, on
 every ISA path of this CPU; 1 vs 2 threads must agree bit for bit, run to run.
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -143,10 +147,77 @@ def test_float32_error_within_10x_of_direct():
     assert err_w < 10 * err_d and err_w < 2e-5, (err_w, err_d)
 
 
-def test_backward_with_winograd_algo_uses_im2col_gradients():
+def test_backward_with_winograd_algo_weight_grad_is_im2col():
+    """algo="winograd" in conv2d_backward: the weight and bias gradients are im2col's exactly,
+    grad_x (a 3x3 stride-1 convolution of grad_y) goes through Winograd and matches im2col's."""
     x, w, _ = _case_arrays(2, 3, 6, 6, 4, False, np.float64, seed=9)
     gy = randn((2, 4, 6, 6), np.float64, 10)
-    gw = F.conv2d_backward(gy, x, w, padding=1, algo="winograd")
-    gi = F.conv2d_backward(gy, x, w, padding=1, algo="im2col")
-    for a, e in zip(gw, gi):
-        assert_close(a, e)
+    gwin = F.conv2d_backward(gy, x, w, padding=1, algo="winograd")
+    gi2c = F.conv2d_backward(gy, x, w, padding=1, algo="im2col")
+    assert_close(gwin[0], gi2c[0])
+    assert np.array_equal(gwin[1], gi2c[1]) and np.array_equal(gwin[2], gi2c[2])
+
+
+# (N, C, H, W, K, padding): grad_x = conv(grad_y, flipped W^T, padding 2 - p) for p in 0..2
+GRAD_INPUT_CASES = [
+    (2, 16, 9, 11, 20, 1), (1, 17, 12, 10, 32, 0), (1, 8, 12, 12, 24, 2), (3, 5, 7, 13, 16, (2, 0)),
+    (1, 64, 28, 28, 64, 1),
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", GRAD_INPUT_CASES, ids=str)
+def test_winograd_grad_input_matches_reference(config, isa, dtype, case):
+    N, C, H, W, K, pad = case
+    config(isa_name=isa)
+    x, w, _ = _case_arrays(N, C, H, W, K, False, dtype, seed=11)
+    gy = randn(F.conv2d(x, w, padding=pad).shape, dtype, 12)
+    expected = reference.conv2d_backward(gy.astype(np.float64), x.astype(np.float64), w.astype(np.float64),
+                                         padding=pad)[0]
+    rtol = 1e-10 if dtype == np.float64 else WINO_F32_RTOL
+    for algo in ("winograd", "auto"):
+        gx = F.conv2d_backward(gy, x, w, padding=pad, algo=algo, need_weight_grad=False)[0]
+        assert gx.dtype == dtype
+        assert_close(gx, expected, np.float64, rtol=rtol, atol=0, msg=f"{algo} {isa} {case}")
+
+
+def test_auto_grad_input_uses_winograd_only_where_it_pays_and_when_switched_on():
+    """grad_x under "auto": Winograd on a 3x3 stride-1 layer with >= 16 output channels (the
+    input channels of the transposed convolution), im2col (exactly) otherwise or when
+    fastconv.set_winograd(False)."""
+    x, w, _ = _case_arrays(2, 16, 20, 20, 32, False, np.float32, seed=13)
+    gy = randn((2, 32, 20, 20), np.float32, 14)
+    exact = F.conv2d_backward(gy, x, w, padding=1, algo="im2col")[0]
+    assert not np.array_equal(F.conv2d_backward(gy, x, w, padding=1)[0], exact)
+    try:
+        fastconv.set_winograd(False)
+        assert np.array_equal(F.conv2d_backward(gy, x, w, padding=1)[0], exact)
+        assert F.select_conv_algo((2, 16, 20, 20, 32, 3, 3, 1, 1, 1, 1, 20, 20)) != "winograd"
+    finally:
+        fastconv.set_winograd(True)
+    assert F.select_conv_algo((2, 16, 20, 20, 32, 3, 3, 1, 1, 1, 1, 20, 20)) == "winograd"
+    # 8 output channels: too few for the transposed convolution, grad_x is im2col's
+    x8, w8, _ = _case_arrays(2, 16, 20, 20, 8, False, np.float32, seed=15)
+    gy8 = randn((2, 8, 20, 20), np.float32, 16)
+    assert np.array_equal(F.conv2d_backward(gy8, x8, w8, padding=1)[0],
+                          F.conv2d_backward(gy8, x8, w8, padding=1, algo="im2col")[0])
+
+
+def test_winograd_grad_input_padding_beyond_kernel_falls_back():
+    """padding 3 on a 3x3 kernel: the flipped window would need padding -1, so grad_x is im2col's."""
+    x, w, _ = _case_arrays(1, 16, 6, 6, 16, False, np.float64, seed=17)
+    gy = randn(F.conv2d(x, w, padding=3).shape, np.float64, 18)
+    got = F.conv2d_backward(gy, x, w, padding=3, algo="winograd")[0]
+    assert np.array_equal(got, F.conv2d_backward(gy, x, w, padding=3, algo="im2col")[0])
+    assert_close(got, reference.conv2d_backward(gy, x, w, padding=3)[0])
+
+
+def test_set_winograd_validates_and_env_switch_is_read_at_start():
+    with pytest.raises(TypeError, match="enabled"):
+        fastconv.set_winograd("no")
+    code = "import fastconv; print(fastconv.get_winograd())"
+    for value, expected in (("0", "False"), ("1", "True")):
+        out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "FASTCONV_WINOGRAD": value},
+                             capture_output=True, text=True, check=True).stdout.strip()
+        assert out == expected
