@@ -5,6 +5,8 @@ to BLAS); these functions validate cheaply because they run on every training st
 fastconv.functional re-exports everything in ``__all__``. Backward functions return
 ``(grad_input, grad_weight, grad_bias)`` with None for what was not asked for.
 """
+import operator
+
 import numpy as np
 
 from . import _ext
@@ -44,6 +46,8 @@ def relu_backward(grad_y, y, out=None):
     """Gradient of ReLU given its output ``y`` (or input: same sign): 0 where y <= 0, else grad
     (torch's threshold_backward, so a NaN passes its gradient through). ``out`` may be grad_y
     itself when the caller owns it."""
+    _check_float(grad_y, "grad_y")
+    _check_float(y, "y")
     if grad_y.shape != y.shape:
         raise ValueError(f"grad_y: shape {grad_y.shape} does not match y shape {y.shape}")
     keep = np.less_equal(y, 0)
@@ -87,12 +91,14 @@ def linear(x, weight, bias=None):
         raise ValueError(f"x: last dimension {x.shape[-1] if x.ndim else None} does not match "
                          f"in_features {weight.shape[1]} of weight")
     out_f, in_f = weight.shape
-    y = np.empty(x.shape[:-1] + (out_f,), dtype=x.dtype)
-    y2 = y.reshape(-1, out_f)
     if bias is not None:
+        _check_float(bias, "bias")
         _check_same_dtype(x, bias, "x", "bias")
         if bias.shape != (out_f,):
             raise ValueError(f"bias: expected shape ({out_f},), got {bias.shape}")
+    y = np.empty(x.shape[:-1] + (out_f,), dtype=x.dtype)
+    y2 = y.reshape(-1, out_f)
+    if bias is not None:
         y2[...] = bias
     _gemm(x.reshape(-1, in_f), weight, False, True, y2, 0.0 if bias is None else 1.0)
     return y
@@ -101,6 +107,12 @@ def linear(x, weight, bias=None):
 def linear_backward(grad_y, x, weight, *, need_input_grad=True, need_weight_grad=True,
                     need_bias_grad=True):
     """(grad_x, grad_weight, grad_bias) of ``linear``; None for what is not needed."""
+    _check_float(grad_y, "grad_y")
+    _check_float(x, "x")
+    _check_float(weight, "weight")
+    _check_same_dtype(x, weight, "x", "weight")
+    if weight.ndim != 2:
+        raise ValueError(f"weight: expected 2 dimensions (out_features, in_features), got shape {weight.shape}")
     out_f, in_f = weight.shape
     if grad_y.shape != x.shape[:-1] + (out_f,):
         raise ValueError(f"grad_y: expected shape {x.shape[:-1] + (out_f,)}, got {grad_y.shape}")
@@ -184,6 +196,10 @@ def batch_norm_backward(grad_y, x, weight, mean, invstd, *, training=True, need_
     """(grad_x, grad_weight, grad_bias) of batch_norm. ``mean``/``invstd`` are those returned by
     batch_norm(return_stats=True); ``training`` says whether they were batch statistics (then
     they depend on x) or running statistics (constants)."""
+    _check_float(grad_y, "grad_y")
+    _check_float(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"x: expected at least 2 dimensions (N, C, ...), got shape {x.shape}")
     if grad_y.shape != x.shape:
         raise ValueError(f"grad_y: shape {grad_y.shape} does not match x shape {x.shape}")
     shape, axes = _bn_shape(x), _bn_axes(x)
@@ -236,20 +252,32 @@ def dropout(x, p=0.5, training=True, inplace=False, *, generator=None, return_ma
 
 
 def dropout_backward(grad_y, mask):
+    _check_float(grad_y, "grad_y")
+    if mask is not None and (not isinstance(mask, np.ndarray) or mask.shape != grad_y.shape):
+        raise ValueError(f"mask: expected None or an array of shape {grad_y.shape} (from dropout's "
+                         f"return_mask=True), got {getattr(mask, 'shape', type(mask).__name__)}")
     return grad_y if mask is None else grad_y * mask
 
 
 # ---- softmax -----------------------------------------------------------------------------------
 
 def _check_dim(x, dim):
+    """``dim`` as a Python int within x's dimensions (an int, a NumPy integer, not a bool)."""
+    try:
+        if isinstance(dim, (bool, np.bool_)):
+            raise TypeError
+        dim = operator.index(dim)
+    except TypeError:
+        raise TypeError(f"dim: expected an int, got {type(dim).__name__} {dim!r}"[:200]) from None
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"dim: {dim} is out of range for an array of {x.ndim} dimensions")
+    return dim
 
 
 def log_softmax(x, dim=-1):
     """log(softmax(x)) computed stably (shifted by the maximum, log-sum-exp)."""
     _check_float(x, "x")
-    _check_dim(x, dim)
+    dim = _check_dim(x, dim)
     z = x - x.max(axis=dim, keepdims=True)
     z -= np.log(np.exp(z).sum(axis=dim, keepdims=True))
     return z
@@ -257,7 +285,7 @@ def log_softmax(x, dim=-1):
 
 def softmax(x, dim=-1):
     _check_float(x, "x")
-    _check_dim(x, dim)
+    dim = _check_dim(x, dim)
     e = np.exp(x - x.max(axis=dim, keepdims=True))
     e /= e.sum(axis=dim, keepdims=True)
     return e
@@ -265,11 +293,21 @@ def softmax(x, dim=-1):
 
 def softmax_backward(grad_y, y, dim=-1):
     """Gradient of softmax given its output y: y * (g - sum(g * y))."""
+    _check_float(grad_y, "grad_y")
+    _check_float(y, "y")
+    if grad_y.shape != y.shape:
+        raise ValueError(f"grad_y: shape {grad_y.shape} does not match y shape {y.shape}")
+    dim = _check_dim(y, dim)
     return y * (grad_y - (grad_y * y).sum(axis=dim, keepdims=True))
 
 
 def log_softmax_backward(grad_y, y, dim=-1):
     """Gradient of log_softmax given its output y: g - softmax * sum(g)."""
+    _check_float(grad_y, "grad_y")
+    _check_float(y, "y")
+    if grad_y.shape != y.shape:
+        raise ValueError(f"grad_y: shape {grad_y.shape} does not match y shape {y.shape}")
+    dim = _check_dim(y, dim)
     return grad_y - np.exp(y) * grad_y.sum(axis=dim, keepdims=True)
 
 

@@ -11,6 +11,12 @@ import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INT64_MAX = 2**63 - 1
+# Largest stride / padding / kernel_size / output_size entry (exclusive). Far beyond any real
+# size, and small enough that the C kernels' index arithmetic on these values (first + stride
+# - 1, pad + stride - 1, ...) stays inside int64: a conv2d stride of 2**63 - 1 used to overflow
+# it, giving wrong outputs and a write before the output buffer. The pooling kernels refuse
+# strides and kernels above INT64_MAX / 4 and paddings above INT64_MAX / 8 themselves.
+PAIR_LIMIT = 2**60
 
 
 def _describe(value):
@@ -78,6 +84,8 @@ def pair(value, name, *, minimum=None):
     if minimum is not None and min(out) < minimum:
         what = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{name} must be {what}, got {value!r}")
+    if max(out) >= PAIR_LIMIT:
+        raise ValueError(f"{name} must be below 2**60, got {value!r}")
     return out
 
 

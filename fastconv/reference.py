@@ -231,42 +231,56 @@ def max_pool2d_backward(grad_y, indices, input_shape):
         raise ValueError("indices out of range for the input plane")
     gx = np.zeros((N * C, H * W))
     planes = np.arange(N * C)[:, None]
-    np.add.at(gx, (planes, idx.reshape(N * C, -1)), gy.reshape(N * C, -1))
+    # explicit sizes: reshape(N * C, -1) cannot infer -1 when N * C == 0 (an empty batch)
+    outputs = gy.shape[2] * gy.shape[3]
+    np.add.at(gx, (planes, idx.reshape(N * C, outputs)), gy.reshape(N * C, outputs))
     return gx.reshape(N, C, H, W).astype(_out_dtype(grad_y), copy=False)
 
 
 def _avg_windows(size, kernel, stride, padding, out, count_include_pad):
-    """Along one axis: membership matrix A (out, size), A[i, h] = 1 when input h is in window i,
-    and each window's divisor, following torch's rule (the window is first clipped to the
-    padded extent, which is the count with padding; then to the input, the count without)."""
-    A = np.zeros((out, size))
+    """Along one axis: window i as the input range [start, end) it covers, and its divisor,
+    following torch's rule (the window is first clipped to the padded extent, which is the
+    count with padding; then to the input, the count without)."""
+    windows = []
     divisor = np.zeros(out)
     for i in range(out):
         start = i * stride - padding
         end = min(start + kernel, size + padding)
         with_pad = end - start
         start, end = max(start, 0), min(end, size)
-        A[i, start:end] = 1.0
+        windows.append((start, max(end, start)))
         divisor[i] = with_pad if count_include_pad else max(end - start, 0)
-    return A, divisor
+    return windows, divisor
 
 
 def _adaptive_windows(size, out):
     """Along one axis: window i covers [floor(i*size/out), ceil((i+1)*size/out))."""
-    A = np.zeros((out, size))
-    for i in range(out):
-        A[i, (i * size) // out:-(-((i + 1) * size) // out)] = 1.0
-    return A, A.sum(axis=1)
+    windows = [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+    return windows, np.array([end - start for start, end in windows], dtype=np.float64)
 
 
-def _window_sum(A_h, A_w, x):
-    """Z[n,c,i,j] = sum_h sum_w A_h[i,h] A_w[j,w] X[n,c,h,w]."""
-    return np.einsum("ih,nchw,jw->ncij", A_h, x, A_w, optimize=True)
+# Window sums are taken one window at a time, over exactly the elements inside it. (A product
+# with a 0/1 membership matrix would be shorter, but 0 * inf = NaN would then spread an inf or
+# NaN to every window of its row and column, where torch and the kernels keep it local.)
+
+def _window_sum(windows_h, windows_w, x):
+    """Z[n,c,i,j] = sum of X[n,c,h,w] over h in window i of windows_h and w in window j of windows_w."""
+    with np.errstate(invalid="ignore"):    # inf + -inf = NaN in a window is the answer
+        rows = np.stack([x[:, :, h0:h1, :].sum(axis=2) for h0, h1 in windows_h], axis=2)
+        return np.stack([rows[:, :, :, w0:w1].sum(axis=3) for w0, w1 in windows_w], axis=3)
 
 
-def _window_spread(A_h, A_w, g):
-    """Transpose of _window_sum: each output value is added back over its window."""
-    return np.einsum("ih,ncij,jw->nchw", A_h, g, A_w, optimize=True)
+def _window_spread(windows_h, windows_w, g, H, W):
+    """Transpose of _window_sum: each output value is added to every input cell of its window."""
+    N, C = g.shape[:2]
+    cols = np.zeros((N, C, g.shape[2], W))
+    gx = np.zeros((N, C, H, W))
+    with np.errstate(invalid="ignore"):
+        for j, (w0, w1) in enumerate(windows_w):
+            cols[:, :, :, w0:w1] += g[:, :, :, j:j + 1]
+        for i, (h0, h1) in enumerate(windows_h):
+            gx[:, :, h0:h1, :] += cols[:, :, i:i + 1, :]
+    return gx
 
 
 def _divide(total, div_h, div_w):
@@ -283,9 +297,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count
     x = np.asarray(x)
     N, C, H, W, kh, kw, sh, sw, ph, pw, Ho, Wo = _pool_geometry(
         x.shape, kernel_size, stride, padding, ceil_mode)
-    A_h, d_h = _avg_windows(H, kh, sh, ph, Ho, count_include_pad)
-    A_w, d_w = _avg_windows(W, kw, sw, pw, Wo, count_include_pad)
-    y = _divide(_window_sum(A_h, A_w, _f64(x)), d_h, d_w)
+    win_h, d_h = _avg_windows(H, kh, sh, ph, Ho, count_include_pad)
+    win_w, d_w = _avg_windows(W, kw, sw, pw, Wo, count_include_pad)
+    y = _divide(_window_sum(win_h, win_w, _f64(x)), d_h, d_w)
     return y.astype(_out_dtype(x), copy=False)
 
 
@@ -297,9 +311,9 @@ def avg_pool2d_backward(grad_y, input_shape, kernel_size, stride=None, padding=0
     gy = _f64(grad_y)
     if gy.shape != (N, C, Ho, Wo):
         raise ValueError(f"grad_y must have shape {(N, C, Ho, Wo)}, got {gy.shape}")
-    A_h, d_h = _avg_windows(H, kh, sh, ph, Ho, count_include_pad)
-    A_w, d_w = _avg_windows(W, kw, sw, pw, Wo, count_include_pad)
-    gx = _window_spread(A_h, A_w, _divide(gy, d_h, d_w))
+    win_h, d_h = _avg_windows(H, kh, sh, ph, Ho, count_include_pad)
+    win_w, d_w = _avg_windows(W, kw, sw, pw, Wo, count_include_pad)
+    gx = _window_spread(win_h, win_w, _divide(gy, d_h, d_w), H, W)
     return gx.astype(_out_dtype(grad_y), copy=False)
 
 
@@ -321,9 +335,9 @@ def adaptive_avg_pool2d(x, output_size):
     x = _require_ndim(x, 4, "x")
     N, C, H, W = x.shape
     P, Q = _adaptive_size(output_size, H, W)
-    A_h, d_h = _adaptive_windows(H, P)
-    A_w, d_w = _adaptive_windows(W, Q)
-    y = _divide(_window_sum(A_h, A_w, _f64(x)), d_h, d_w)
+    win_h, d_h = _adaptive_windows(H, P)
+    win_w, d_w = _adaptive_windows(W, Q)
+    y = _divide(_window_sum(win_h, win_w, _f64(x)), d_h, d_w)
     return y.astype(_out_dtype(x), copy=False)
 
 
@@ -334,9 +348,9 @@ def adaptive_avg_pool2d_backward(grad_y, input_shape):
     if gy.shape[:2] != (N, C):
         raise ValueError(f"grad_y {gy.shape} does not match input shape {tuple(input_shape)}")
     P, Q = gy.shape[2:]
-    A_h, d_h = _adaptive_windows(H, P)
-    A_w, d_w = _adaptive_windows(W, Q)
-    gx = _window_spread(A_h, A_w, _divide(_f64(gy), d_h, d_w))
+    win_h, d_h = _adaptive_windows(H, P)
+    win_w, d_w = _adaptive_windows(W, Q)
+    gx = _window_spread(win_h, win_w, _divide(_f64(gy), d_h, d_w), H, W)
     return gx.astype(_out_dtype(grad_y), copy=False)
 
 

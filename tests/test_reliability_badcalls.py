@@ -91,6 +91,9 @@ def _functional_cases():
         "stride_triple": dict(stride=(1, 2, 3)), "stride_single": dict(stride=(1,)),
         "stride_float": dict(stride=1.5), "stride_bool": dict(stride=True), "stride_str": dict(stride="2"),
         "stride_none": dict(stride=None), "stride_2p63": dict(stride=2**63), "stride_2p64": dict(stride=2**64),
+        # int64 but past fastconv's 2**60 limit: 2**63 - 1 overflowed the C index arithmetic (wrong
+        # output and a write before the output buffer, found by the fuzz harness)
+        "stride_int64max": dict(stride=2**63 - 1), "stride_pair_2p62": dict(stride=(1, 2**62)),
         "stride_nested": dict(stride=((1, 1), 1)), "stride_nan": dict(stride=float("nan")),
         "padding_neg": dict(padding=-1), "padding_same": dict(padding="same"), "padding_float": dict(padding=0.5),
         "padding_pair_neg": dict(padding=(0, -2)), "padding_2p40": dict(padding=2**40),
@@ -100,8 +103,8 @@ def _functional_cases():
     }
     for key, kw in conv_scalars.items():
         word = key.split("_")[0].rstrip("0")
-        if key in ("padding_2p40", "padding_2p62"):
-            word = "elements"   # valid int64 paddings whose output size overflows int64
+        if key == "padding_2p40":
+            word = "elements"   # a valid padding whose output size overflows int64
         add((f"conv2d-{key}", (lambda kw=kw: F.conv2d(_x(), _w(), **kw)), BAD, word))
     add(("conv2d-channels_disagree", lambda: F.conv2d(_x(c=3), _w(c=2)), BAD, "channels"))
     add(("conv2d-kernel_larger_than_input", lambda: F.conv2d(_x(h=2, w=2), _w()), BAD, "kernel"))
@@ -131,6 +134,8 @@ def _functional_cases():
          BAD, "dtype"))
     add(("conv2d_backward-stride0", lambda: F.conv2d_backward(gy(), _x(), _w(), stride=0), BAD, "stride"))
     add(("conv2d_backward-stride_2p63", lambda: F.conv2d_backward(gy(), _x(), _w(), stride=2**63), BAD, "stride"))
+    add(("conv2d_backward-stride_int64max", lambda: F.conv2d_backward(
+        np.zeros((1, 4, 1, 1), f32), _x(), _w(), stride=2**63 - 1), BAD, "stride"))
     add(("conv2d_backward-padding_neg", lambda: F.conv2d_backward(gy(), _x(), _w(), padding=-3), BAD, "padding"))
     add(("conv2d_backward-algo", lambda: F.conv2d_backward(gy(), _x(), _w(), algo="fft"), BAD, "algo"))
     add(("conv2d_backward-channels", lambda: F.conv2d_backward(gy(), _x(c=2), _w()), BAD, "channels"))
@@ -147,6 +152,8 @@ def _functional_cases():
             "kernel_too_big": (dict(kernel_size=9), "kernel_size"), "kernel_2p63": (dict(kernel_size=2**63), "kernel_size"),
             "stride0": (dict(kernel_size=2, stride=0), "stride"), "stride_neg": (dict(kernel_size=2, stride=(2, -1)), "stride"),
             "stride_2p63": (dict(kernel_size=2, stride=2**63), "stride"),
+            "stride_int64max": (dict(kernel_size=2, stride=2**63 - 1), "stride"),
+            "kernel_2p61": (dict(kernel_size=(1, 2**61)), "kernel_size"),
             "stride_2p64": (dict(kernel_size=2, stride=(1, 2**64)), "stride"),
             "padding_neg": (dict(kernel_size=2, padding=-1), "padding"),
             "padding_over_half": (dict(kernel_size=3, padding=2), "padding"),
@@ -251,6 +258,7 @@ def _dense_cases():
         ("relu-x_int", lambda: F.relu(np.zeros(3, np.int64)), BAD, "x"),
         ("relu_backward-grad_y_none", lambda: F.relu_backward(None, z(3)), BAD, "grad_y"),
         ("relu_backward-shape", lambda: F.relu_backward(z(3), z(4)), BAD, "grad_y"),
+        ("relu_backward-y_str", lambda: F.relu_backward(z(3), "y"), BAD, "y"),
         ("linear-x_none", lambda: F.linear(None, z(4, 3)), BAD, "x"),
         ("linear-weight_1d", lambda: F.linear(z(2, 3), z(3)), BAD, "weight"),
         ("linear-in_features", lambda: F.linear(z(2, 3), z(4, 5)), BAD, None),
@@ -260,6 +268,14 @@ def _dense_cases():
         ("linear-dtype", lambda: F.linear(z(2, 3), np.zeros((4, 3))), BAD, "dtype"),
         ("linear_backward-grad_y_none", lambda: F.linear_backward(None, z(2, 3), z(4, 3)), BAD, "grad_y"),
         ("linear_backward-grad_y_shape", lambda: F.linear_backward(z(2, 5), z(2, 3), z(4, 3)), BAD, "grad_y"),
+        ("linear_backward-x_none", lambda: F.linear_backward(z(2, 4), None, z(4, 3)), BAD, "x"),
+        ("linear_backward-weight_1d", lambda: F.linear_backward(z(2, 4), z(2, 3), z(3)), BAD, "weight"),
+        ("linear_backward-grad_y_int", lambda: F.linear_backward(np.zeros((2, 4), np.int64), z(2, 3), z(4, 3)),
+         BAD, "grad_y"),
+        ("batch_norm_backward-grad_y_none",
+         lambda: F.batch_norm_backward(None, z(2, 3, 4, 4), None, z(3), z(3)), BAD, "grad_y"),
+        ("dropout_backward-grad_y_none", lambda: F.dropout_backward(None, None), BAD, "grad_y"),
+        ("dropout_backward-mask_shape", lambda: F.dropout_backward(z(3), z(4)), BAD, "mask"),
         ("batch_norm-running_shape", lambda: F.batch_norm(z(2, 3, 4, 4), z(2), z(3)), BAD, "running_mean"),
         ("batch_norm-x_1d", lambda: F.batch_norm(z(3), z(3), z(3)), BAD, None),
         ("batch_norm-x_str", lambda: F.batch_norm("x", z(3), z(3)), BAD, "x"),
@@ -269,6 +285,11 @@ def _dense_cases():
         ("dropout-p_nan", lambda: F.dropout(z(3), p=float("nan")), BAD, "p"),
         ("softmax-dim", lambda: F.softmax(z(3), dim=5), BAD, "dim"),
         ("softmax-dim_str", lambda: F.softmax(z(3), dim="a"), BAD, "dim"),
+        ("softmax-dim_float", lambda: F.softmax(z(3), dim=0.5), BAD, "dim"),
+        ("log_softmax-dim_none", lambda: F.log_softmax(z(3), dim=None), BAD, "dim"),
+        ("softmax_backward-grad_y_none", lambda: F.softmax_backward(None, z(3)), BAD, "grad_y"),
+        ("softmax_backward-dim_str", lambda: F.softmax_backward(z(3), z(3), dim="a"), BAD, "dim"),
+        ("log_softmax_backward-shape", lambda: F.log_softmax_backward(z(3), z(4)), BAD, "grad_y"),
         ("log_softmax-x_none", lambda: F.log_softmax(None), BAD, "x"),
         ("cross_entropy-target_range", lambda: F.cross_entropy(z(2, 3), np.array([0, 7])), BAD, "target"),
         ("cross_entropy-target_float", lambda: F.cross_entropy(z(2, 3), np.array([0.0, 1.0])), BAD, "target"),
@@ -509,12 +530,9 @@ def all_cases():
 
 # Known bugs in files this suite does not own: strict xfail, so the suite stays green and the
 # marker has to be removed (XPASS fails) the day the bug is fixed.
-KNOWN_BUGS = {
-    "relu_backward-grad_y_none": "_dense.relu_backward: no type check, AttributeError (nn owner)",
-    "linear-bias_str": "_dense.linear: bias not type-checked, AttributeError (nn owner)",
-    "linear_backward-grad_y_none": "_dense.linear_backward: no type check, AttributeError (nn owner)",
-    "softmax-dim_str": "_dense._check_dim: dim='a' gives numpy's TypeError without naming dim (nn owner)",
-}
+# (Empty since the dense ops' checks were fixed: relu_backward/linear_backward(None, ...),
+# linear(bias="b"), softmax(dim="a").)
+KNOWN_BUGS = {}
 
 
 # ---- child side ------------------------------------------------------------------------------

@@ -259,7 +259,7 @@ def op_max_pool(b):
     shape = x.shape if mode != 3 else b.pick([(x.shape[0], x.shape[1], 1, 1), (1, 2, 3), (-1, 1, 1, 1),
                                               (x.shape[0], x.shape[1], 2**40, 2**40)])
     gx = _call(F.max_pool2d_backward, gy, idx, shape)
-    if gx is not None and mode == 0 and x.shape[0] * x.shape[1]:
+    if gx is not None and mode == 0:
         _close(gx, R.max_pool2d_backward(gy, ridx, x.shape), x.dtype)
         STATS["checked"] += 1
 
@@ -270,16 +270,14 @@ def op_avg_pool(b):
     if x is None:
         return
     y = _call(F.avg_pool2d, x, k, s, p, ceil_mode=ceil, count_include_pad=cip)
-    if y is None or not np.isfinite(x).all() or not _small(x, y):
-        # the reference's window sums are matrix products: one inf or NaN spreads to every window
-        # of its rows (tests/test_reliability_fuzz.py has the xfail); kernels follow torch there
+    if y is None or not _small(x, y):   # NaN/inf inputs included: they stay in their windows
         return
     k, s, p = _norm(k), _norm(s), _norm(p)
     if not _small(k, s, p):
         return
     _close(y, R.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=cip), x.dtype)
     STATS["checked"] += 1
-    gy = _array(b, y.shape, x.dtype, special=False)
+    gy = _array(b, y.shape, x.dtype)   # NaN/inf gradients stay in their windows too
     if gy is not None:
         gx = _call(F.avg_pool2d_backward, gy, x.shape, k, s, p, ceil_mode=ceil, count_include_pad=cip)
         if gx is not None:
@@ -294,11 +292,11 @@ def op_adaptive(b):
     if x is None:
         return
     y = _call(F.adaptive_avg_pool2d, x, out)
-    if y is None or not np.isfinite(x).all() or not _small(x, y):
+    if y is None or not _small(x, y):
         return
     _close(y, R.adaptive_avg_pool2d(x, y.shape[2:]), x.dtype)
     STATS["checked"] += 1
-    gy = _array(b, y.shape, x.dtype, special=False)
+    gy = _array(b, y.shape, x.dtype)
     if gy is not None:
         gx = _call(F.adaptive_avg_pool2d_backward, gy, x.shape)
         if gx is not None:
@@ -420,7 +418,25 @@ def run_random(runs, seed=0):
     return dict(STATS)
 
 
+def _limit_address_space():
+    """Cap the address space (3 GB above start-up) so that a legitimate but huge result -- an
+    empty operand with a 2**31-row output is 16 GB of zeros -- fails with MemoryError (a clean
+    refusal) instead of filling a shared machine until the OOM killer ends the run. Skipped
+    under the sanitizer build: ASan reserves terabytes of shadow memory up front."""
+    if "libasan" in os.environ.get("LD_PRELOAD", "") or os.environ.get("FASTCONV_SANITIZED"):
+        return
+    try:
+        import resource
+        with open("/proc/self/statm") as f:
+            vm_pages = int(f.read().split()[0])
+        limit = vm_pages * os.sysconf("SC_PAGE_SIZE") + (3 << 30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, OSError, ValueError):
+        pass
+
+
 def main(argv):
+    _limit_address_space()
     if "--random" in argv:
         i = argv.index("--random")
         runs = int(argv[i + 1]) if i + 1 < len(argv) else 1000
