@@ -54,10 +54,15 @@ def contiguous(a):
     """C-contiguous, aligned array (copies Fortran-ordered, strided or misaligned views)."""
     # np.ascontiguousarray keeps a misaligned buffer as it is; C must never see one (UB, and
     # SIMD loads that assume element alignment): np.require copies those too
+    flags = a.flags
+    if flags.c_contiguous and flags.aligned:   # the common case, without np.require's overhead
+        return a
     return np.require(a, requirements=("C_CONTIGUOUS", "ALIGNED"))
 
 
 def _as_int(value, name):
+    if type(value) is int and -INT64_MAX <= value <= INT64_MAX:   # fast path: most calls
+        return value
     if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
         try:
             if isinstance(value, bool):
@@ -74,6 +79,8 @@ def _as_int(value, name):
 
 def pair(value, name, *, minimum=None):
     """An int or an (h, w) pair of ints, as a tuple; optionally each >= minimum."""
+    if type(value) is int and 0 <= value < PAIR_LIMIT and (minimum is None or value >= minimum):
+        return (value, value)   # fast path: most calls
     if isinstance(value, (tuple, list, np.ndarray)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
