@@ -30,6 +30,12 @@ int fc_conv_sizes(const fc_conv_desc *d, fc_conv_sizes_t *sz)
         d->P < 0 || d->Q < 0)
         return FC_EINVAL;
     if (d->stride_h < 1 || d->stride_w < 1 || d->pad_h < 0 || d->pad_w < 0) return FC_EINVAL;
+    /* the kernels form first + stride - 1, pad + stride - 1, p * stride + r - pad ...: bounded
+     * like pooling's so none of these can overflow (a stride of 2^63 - 1 used to write before
+     * the output buffer) */
+    if (d->stride_h > INT64_MAX / 4 || d->stride_w > INT64_MAX / 4 || d->R > INT64_MAX / 4 ||
+        d->S > INT64_MAX / 4 || d->pad_h > INT64_MAX / 8 || d->pad_w > INT64_MAX / 8)
+        return FC_EOVERFLOW;
     const int64_t P = out_len(d->H, d->R, d->stride_h, d->pad_h);
     const int64_t Q = out_len(d->W, d->S, d->stride_w, d->pad_w);
     if (P == -2 || Q == -2) return FC_EOVERFLOW;

@@ -117,6 +117,8 @@ def test_kernels_refuse_descriptors_whose_sizes_overflow():
             "N*K*P*Q": (huge, 1, 4, 4, huge, 1, 1, 1, 1, 0, 0, 4, 4),
             "K*C*R*S": (1, huge, 2**30, 2**30, huge, 2**30, 2**30, 1, 1, 0, 0, 1, 1),
             "H+2*pad": (1, 1, 4, 4, 1, 1, 1, 1, 1, 2**62, 0, 2**63 - 1, 4),
+            # consistent sizes (one output row), but index arithmetic on the stride overflows
+            "stride": (1, 1, 4, 4, 1, 1, 1, 2**63 - 1, 1, 0, 0, 1, 4),
         }
         refused = 0
         for what, d in conv_descs.items():
@@ -158,7 +160,7 @@ def test_kernels_refuse_descriptors_whose_sizes_overflow():
                     raise AssertionError(f"pool descriptor with overflowing {what} accepted")
         print("refused", refused)
     """)
-    assert "refused 60" in out, out
+    assert "refused 72" in out, out
 
 
 def test_public_api_refuses_before_allocating():
