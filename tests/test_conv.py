@@ -140,6 +140,18 @@ def test_batch1_layer_size_uses_tiles_and_both_threads(config):
         assert_close(gw, gw_ref, msg=f"grad_weight {algo}")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_im2col_tiles_of_whole_rows(config, threads):
+    """512 float64 channels of 3x3 fill the 1 MiB im2col tile with 28 columns: two 14-wide rows
+    per tile, so every tile after the first starts at row 2, 4, ... (the "same"-width copy path
+    of im2col_tile, with its wrapped-around columns and the image's top and bottom edges)."""
+    config(threads=threads)
+    x, w, b = _case((1, 512, 14, 14), (8, 3, 3), np.float64, seed=21)
+    assert_close(F.conv2d(x, w, b, 1, 1, algo="im2col"), reference.conv2d(x, w, b, 1, 1))
+    x5, w5, b5 = _case((2, 300, 14, 14), (3, 5, 5), np.float64, seed=22)   # padding 2, 5x5 taps
+    assert_close(F.conv2d(x5, w5, b5, 1, 2, algo="im2col"), reference.conv2d(x5, w5, b5, 1, 2))
+
+
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding", SHAPES[:12], ids=_ids(SHAPES[:12]))
 def test_algorithms_agree_with_each_other(x_shape, w_shape, stride, padding):
     x, w, b = _case(x_shape, w_shape, np.float64, seed=4)
