@@ -12,6 +12,7 @@
  *   GK_FOR_TILES(X)       X(mv, nv, half) for every edge-tile shape (see the micro-kernel)
  *   GK_HALF, GK_HVT, GK_HMT, GK_H*   optional half-width vector for narrow column tails
  *   GK_TR, GK_TR_BLOCK(s, ls, d, ld)  optional GK_TR x GK_TR in-register transpose for packing
+ *   GK_TR4_BLOCK(s, ls, d, ld)        optional 4 x GK_TR transpose for the rows a GK_TR block leaves
  *   GK_RUNTIME_EDGES      (portable path) tiles GK_FOR_TILES omits use a run-time-shape kernel
  *
  * Row-major C is vectorised along N: each accumulator holds VL consecutive columns of one row
@@ -309,6 +310,17 @@ GK_INLINE void GK(pack_transposed)(int64_t rows, int64_t k, const GK_T *restrict
             }
         }
 #endif
+#ifdef GK_TR4_BLOCK
+        /* 4 more rows, 8 deep at a time (GK_TR == 8 here) */
+        for (; r + 4 <= rows; r += 4) {
+            int64_t kk = 0;
+            for (; kk + 8 <= kb; kk += 8)
+                GK_TR4_BLOCK(src + r * ld + k0 + kk, ld, dst + (k0 + kk) * R + r, R);
+            for (; kk < kb; ++kk) {
+                for (int64_t q = r; q < r + 4; ++q) dst[(k0 + kk) * R + q] = src[q * ld + k0 + kk];
+            }
+        }
+#endif
         for (; r < rows; ++r) {
             const GK_T *restrict s = src + r * ld + k0;
             GK_T *restrict d = dst + k0 * R + r;
@@ -396,6 +408,7 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
 #undef GK_A_IN_PLACE_N
 #undef GK_COLTAIL
 #undef GK_COLTAIL_G
+#undef GK_TR4_BLOCK
 #undef GK_VT
 #undef GK_MT
 #undef GK_LOAD

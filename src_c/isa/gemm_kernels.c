@@ -44,6 +44,26 @@ static inline void gemm_transpose8x8_f32(const float *s, int64_t ls, float *d, i
     _mm256_storeu_ps(d + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
+/* d[c*ld + r] = s[r*ls + c] for a 4 x 8 block of floats (4 rows in, 8 groups of 4 out): the
+ * last 4 rows of a 12-row A sliver, which would otherwise be packed one element at a time */
+static inline void gemm_transpose4x8_f32(const float *s, int64_t ls, float *d, int64_t ld)
+{
+    const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ls);
+    const __m256 r2 = _mm256_loadu_ps(s + 2 * ls), r3 = _mm256_loadu_ps(s + 3 * ls);
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    _mm_storeu_ps(d, _mm256_castps256_ps128(u0));
+    _mm_storeu_ps(d + ld, _mm256_castps256_ps128(u1));
+    _mm_storeu_ps(d + 2 * ld, _mm256_castps256_ps128(u2));
+    _mm_storeu_ps(d + 3 * ld, _mm256_castps256_ps128(u3));
+    _mm_storeu_ps(d + 4 * ld, _mm256_extractf128_ps(u0, 1));
+    _mm_storeu_ps(d + 5 * ld, _mm256_extractf128_ps(u1, 1));
+    _mm_storeu_ps(d + 6 * ld, _mm256_extractf128_ps(u2, 1));
+    _mm_storeu_ps(d + 7 * ld, _mm256_extractf128_ps(u3, 1));
+}
+
 /* the same for a 4 x 4 block of doubles */
 static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d, int64_t ld)
 {
@@ -91,6 +111,7 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_ZERO() _mm512_setzero_ps()
 #define GK_TR 8
 #define GK_TR_BLOCK(s, ls, d, ld) gemm_transpose8x8_f32(s, ls, d, ld)
+#define GK_TR4_BLOCK(s, ls, d, ld) gemm_transpose4x8_f32(s, ls, d, ld)
 #define GK_HALF 1
 #define GK_HVT __m256
 #define GK_HMT __mmask8
@@ -128,6 +149,7 @@ static inline void gemm_transpose4x4_f64(const double *s, int64_t ls, double *d,
 #define GK_ZERO() _mm256_setzero_ps()
 #define GK_TR 8
 #define GK_TR_BLOCK(s, ls, d, ld) gemm_transpose8x8_f32(s, ls, d, ld)
+#define GK_TR4_BLOCK(s, ls, d, ld) gemm_transpose4x8_f32(s, ls, d, ld)
 #define GK_FOR_TILES(X) GK_MV6(X, 1, 0) GK_MV6(X, 2, 0)
 #else
 #define GK_MR 4
