@@ -166,7 +166,7 @@ def format_table(rows, peak, threads):
 
 
 def run(layers_path=None, only=None, backward=False, json_out=None, use_torch=True, min_time=0.25,
-        progress=True):
+        progress=True, rounds=3):
     layers = load_layers(layers_path, only)
     torch = _torch() if use_torch else None
     peak = gemm_peak_gflops()
@@ -178,7 +178,7 @@ def run(layers_path=None, only=None, backward=False, json_out=None, use_torch=Tr
     except ImportError:  # tqdm is a dependency, but keep the benchmark usable without it
         it = [(l, b) for b in passes for l in layers]
     for l, b in it:
-        rows.append(bench_layer(l, backward=b, torch=torch, min_time=min_time))
+        rows.append(bench_layer(l, backward=b, torch=torch, min_time=min_time, rounds=rounds))
     result = {"threads": get_num_threads(), "gemm_peak_gflops": peak, "torch": getattr(torch, "__version__", None),
               "rows": rows}
     if json_out:

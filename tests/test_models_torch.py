@@ -12,35 +12,8 @@ from test_models_forward import no_init  # noqa: F401 (fixture)
 torch = pytest.importorskip("torch")
 tnn = torch.nn
 
-# torchvision's architectures in plain torch.nn (torchvision itself is not installed)
-import sys, os  # noqa: E401,E402
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "data"))
-import make_torchvision_keys as tv  # noqa: E402
-
-
-def _torch_forward(model):
-    # the torch twins of make_torchvision_keys only define structure: add torchvision's forward
-    def resnet_forward(x):
-        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-        for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
-            for b in layer:
-                x = _block(b, x)
-        return model.fc(torch.flatten(model.avgpool(x), 1))
-
-    def vgg_forward(x):
-        return model.classifier(torch.flatten(model.avgpool(model.features(x)), 1))
-    return resnet_forward if isinstance(model, tv.ResNet) else vgg_forward
-
-
-def _block(b, x):
-    identity = x if b.downsample is None else b.downsample(x)
-    out = b.relu(b.bn1(b.conv1(x)))
-    if isinstance(b, tv.Bottleneck):
-        out = b.relu(b.bn2(b.conv2(out)))
-        out = b.bn3(b.conv3(out))
-    else:
-        out = b.bn2(b.conv2(out))
-    return b.relu(out + identity)
+# torchvision's architectures in plain torch.nn, with torchvision's forward (torchvision itself is not installed)
+from fastconv import _torch_models as tv  # noqa: E402
 
 
 def _randomize_torch(model, seed=0):
@@ -72,7 +45,7 @@ def test_resnet_logits_equal_torch(tmp_path, arch, suffix, no_init):
     ours = fio.load_weights(getattr(models, arch)(), path).eval()
     x = np.random.default_rng(0).standard_normal((2, 3, 64, 48)).astype(np.float32)
     with torch.no_grad():
-        expected = _torch_forward(t)(torch.from_numpy(x)).numpy()
+        expected = t(torch.from_numpy(x)).numpy()
     with fastconv.no_grad():
         actual = ours(x)
     assert_close(actual, expected, rtol=1e-4)
@@ -85,7 +58,7 @@ def test_vgg11_bn_logits_equal_torch_through_timm_layout(tmp_path, no_init):
     t = _randomize_torch(tv.BUILDERS["vgg11_bn"]()).eval()
     x = np.random.default_rng(1).standard_normal((1, 3, 32, 32)).astype(np.float32)
     with torch.no_grad():
-        expected = _torch_forward(t)(torch.from_numpy(x)).numpy()
+        expected = t(torch.from_numpy(x)).numpy()
     # the weights renamed and reshaped the way timm stores VGG (its dense head as convolutions)
     timm = {}
     for k, v in t.state_dict().items():
@@ -115,7 +88,7 @@ def test_resnet_gradients_equal_torch(tmp_path, no_init):
     x = np.random.default_rng(0).standard_normal((2, 3, 24, 24))
     g = np.random.default_rng(1).standard_normal((2, 10))
     xt = torch.from_numpy(x).requires_grad_(True)
-    _torch_forward(t)(xt).backward(torch.from_numpy(g))
+    t(xt).backward(torch.from_numpy(g))
     y = ours(x)
     gx = ours.backward(g, need_input_grad=True)
     assert_close(gx, xt.grad.numpy())
