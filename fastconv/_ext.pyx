@@ -56,6 +56,10 @@ cdef extern from "fastconv.h" nogil:
 
     int fc_conv2d_grad_bias_f32(const fc_ctx*, const fc_conv_desc*, const float*, float*)
     int fc_conv2d_grad_bias_f64(const fc_ctx*, const fc_conv_desc*, const double*, double*)
+    int fc_channel_affine_f32(const fc_ctx*, int64_t, int64_t, int64_t, const float*, const float*,
+                              const float*, int, float*)
+    int fc_channel_affine_f64(const fc_ctx*, int64_t, int64_t, int64_t, const double*, const double*,
+                              const double*, int, double*)
 
     int fc_maxpool2d_forward_f32(const fc_ctx*, const fc_pool_desc*, const float*, float*, int64_t*)
     int fc_maxpool2d_forward_f64(const fc_ctx*, const fc_pool_desc*, const double*, double*, int64_t*)
@@ -248,6 +252,23 @@ def conv2d_grad_bias(int isa, int nthreads, tuple desc, const real[::1] grad_y, 
             status = fc_conv2d_grad_bias_f32(&ctx, &d, cptr(grad_y), mptr(grad_b))
         else:
             status = fc_conv2d_grad_bias_f64(&ctx, &d, cptr(grad_y), mptr(grad_b))
+    check(status)
+
+
+def channel_affine(int isa, int nthreads, int64_t N, int64_t C, int64_t HW, const real[::1] x,
+                   const real[::1] scale, const real[::1] shift, bint relu, real[::1] y):
+    """y = x * scale[c] + shift[c] (+ ReLU) over N x C planes of HW; empty scale/shift: skipped."""
+    cdef fc_ctx ctx = make_ctx(isa, nthreads)
+    cdef int status
+    if x.shape[0] != N * C * HW or y.shape[0] != x.shape[0]:
+        raise ValueError("fastconv: channel_affine: x and y must hold N*C*HW elements")
+    if (scale.shape[0] not in (0, C)) or (shift.shape[0] not in (0, C)):
+        raise ValueError("fastconv: channel_affine: scale and shift must hold C elements (or none)")
+    with nogil:
+        if real is float:
+            status = fc_channel_affine_f32(&ctx, N, C, HW, cptr(x), cptr(scale), cptr(shift), relu, mptr(y))
+        else:
+            status = fc_channel_affine_f64(&ctx, N, C, HW, cptr(x), cptr(scale), cptr(shift), relu, mptr(y))
     check(status)
 
 

@@ -120,6 +120,14 @@ FC_CONV_GRAD_WEIGHT(fc_conv2d_grad_weight_1x1_f64, double);
 int fc_conv2d_grad_bias_f32(const fc_ctx *ctx, const fc_conv_desc *d, const float *grad_y, float *grad_b);
 int fc_conv2d_grad_bias_f64(const fc_ctx *ctx, const fc_conv_desc *d, const double *grad_y, double *grad_b);
 
+/* y[n, c, :] = x[n, c, :] * scale[c] + shift[c], then max(., 0) if relu (NaN kept), over N x C
+ * planes of HW elements; scale / shift may be NULL (skipped); y may be x. Eval-mode BatchNorm
+ * and ReLU in one pass (channel_affine.c).                                                   */
+int fc_channel_affine_f32(const fc_ctx *ctx, int64_t N, int64_t C, int64_t HW, const float *x,
+                          const float *scale, const float *shift, int relu, float *y);
+int fc_channel_affine_f64(const fc_ctx *ctx, int64_t N, int64_t C, int64_t HW, const double *x,
+                          const double *scale, const double *shift, int relu, double *y);
+
 /* ---- pooling (pool.c) ---------------------------------------------------------------------
  * Windows: rows p*stride_h - pad_h ... + kh - 1 (clipped to the input), likewise columns.
  * P, Q computed in Python (ceil_mode handled there, torch's rule: the last window must start

@@ -4,6 +4,7 @@ import contextlib
 
 import numpy as np
 
+from .. import _dense as D
 from .._grad_mode import is_grad_enabled
 
 __all__ = ["relu_forward", "relu_backward", "backward_chain", "skip_init"]
@@ -32,9 +33,7 @@ def skip_init():
 def relu_forward(x):
     """max(x, 0); NaN propagates (as torch). In place when no gradient is kept, since the
     models only apply it to arrays they just created."""
-    if is_grad_enabled():
-        return np.maximum(x, 0)
-    return np.maximum(x, 0, out=x)
+    return D.relu(x, inplace=not is_grad_enabled())
 
 
 def relu_backward(grad, y):
