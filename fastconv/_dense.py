@@ -83,6 +83,13 @@ def relu_backward(grad_y, y, out=None):
     _check_float(y, "y")
     if grad_y.shape != y.shape:
         raise ValueError(f"grad_y: shape {grad_y.shape} does not match y shape {y.shape}")
+    if out is not None and (out.shape != grad_y.shape or out.dtype != grad_y.dtype):
+        raise ValueError(f"out: expected shape {grad_y.shape} and dtype {grad_y.dtype}, got {out.shape} {out.dtype}")
+    if grad_y.dtype == y.dtype and _affine_ok(grad_y) and _affine_ok(y) and (out is None or _affine_ok(out)):
+        out = np.empty_like(grad_y) if out is None else out
+        nt = state.num_threads if grad_y.size >= _AFFINE_THREADS_MIN else 1
+        _ext.relu_backward(state.isa, nt, grad_y.reshape(-1), y.reshape(-1), out.reshape(-1))
+        return out
     keep = np.less_equal(y, 0)
     np.logical_not(keep, out=keep)
     return np.multiply(grad_y, keep, out=out)

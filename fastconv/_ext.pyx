@@ -60,6 +60,8 @@ cdef extern from "fastconv.h" nogil:
                               const float*, int, float*)
     int fc_channel_affine_f64(const fc_ctx*, int64_t, int64_t, int64_t, const double*, const double*,
                               const double*, int, double*)
+    int fc_relu_backward_f32(const fc_ctx*, int64_t, const float*, const float*, float*)
+    int fc_relu_backward_f64(const fc_ctx*, int64_t, const double*, const double*, double*)
 
     int fc_maxpool2d_forward_f32(const fc_ctx*, const fc_pool_desc*, const float*, float*, int64_t*)
     int fc_maxpool2d_forward_f64(const fc_ctx*, const fc_pool_desc*, const double*, double*, int64_t*)
@@ -269,6 +271,20 @@ def channel_affine(int isa, int nthreads, int64_t N, int64_t C, int64_t HW, cons
             status = fc_channel_affine_f32(&ctx, N, C, HW, cptr(x), cptr(scale), cptr(shift), relu, mptr(y))
         else:
             status = fc_channel_affine_f64(&ctx, N, C, HW, cptr(x), cptr(scale), cptr(shift), relu, mptr(y))
+    check(status)
+
+
+def relu_backward(int isa, int nthreads, const real[::1] grad, const real[::1] y, real[::1] out):
+    """out = 0 where y <= 0, else grad (out may be grad)."""
+    cdef fc_ctx ctx = make_ctx(isa, nthreads)
+    cdef int status
+    if y.shape[0] != grad.shape[0] or out.shape[0] != grad.shape[0]:
+        raise ValueError("fastconv: relu_backward: grad, y and out must have the same length")
+    with nogil:
+        if real is float:
+            status = fc_relu_backward_f32(&ctx, grad.shape[0], cptr(grad), cptr(y), mptr(out))
+        else:
+            status = fc_relu_backward_f64(&ctx, grad.shape[0], cptr(grad), cptr(y), mptr(out))
     check(status)
 
 

@@ -71,3 +71,30 @@
 
 FC_CHANNEL_AFFINE(fc_channel_affine_f32, float)
 FC_CHANNEL_AFFINE(fc_channel_affine_f64, double)
+
+/* out[i] = y[i] <= 0 ? 0 : grad[i]: the gradient through a ReLU whose output was y (torch's
+ * threshold_backward: a NaN in y passes the gradient). out may be grad. One branch-free pass. */
+#define FC_RELU_BACKWARD(name, T)                                                             \
+    int name(const fc_ctx *ctx, int64_t n, const T *grad, const T *y, T *out)                 \
+    {                                                                                         \
+        int64_t bytes;                                                                        \
+        if (n < 0) return FC_EINVAL;                                                          \
+        if (fc_mul_overflow(n, 8, &bytes) != FC_OK) return FC_EOVERFLOW;                      \
+        if (n == 0) return FC_OK;                                                             \
+        if (grad == NULL || y == NULL || out == NULL) return FC_EINVAL;                       \
+        const int nt = fc_ctx_threads(ctx);                                                   \
+        (void)nt;                                                                             \
+        const int64_t nchunks = (n + FC_AFFINE_CHUNK - 1) / FC_AFFINE_CHUNK;                   \
+        FC_PRAGMA_OMP_FOR(nt, n > 65536)                                                      \
+        for (int64_t ch = 0; ch < nchunks; ch++) {                                            \
+            const int64_t i0 = ch * FC_AFFINE_CHUNK, i1 = fc_min64(n, i0 + FC_AFFINE_CHUNK);   \
+            for (int64_t i = i0; i < i1; i++) {                                               \
+                const T g = grad[i];   /* loaded unconditionally: lets the loop vectorise */   \
+                out[i] = y[i] <= 0 ? (T)0 : g;                                                \
+            }                                                                                 \
+        }                                                                                     \
+        return FC_OK;                                                                         \
+    }
+
+FC_RELU_BACKWARD(fc_relu_backward_f32, float)
+FC_RELU_BACKWARD(fc_relu_backward_f64, double)

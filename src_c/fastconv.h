@@ -127,6 +127,10 @@ int fc_channel_affine_f32(const fc_ctx *ctx, int64_t N, int64_t C, int64_t HW, c
                           const float *scale, const float *shift, int relu, float *y);
 int fc_channel_affine_f64(const fc_ctx *ctx, int64_t N, int64_t C, int64_t HW, const double *x,
                           const double *scale, const double *shift, int relu, double *y);
+/* out[i] = y[i] <= 0 ? 0 : grad[i] for n elements (ReLU's gradient; NaN in y passes grad);
+ * out may be grad. */
+int fc_relu_backward_f32(const fc_ctx *ctx, int64_t n, const float *grad, const float *y, float *out);
+int fc_relu_backward_f64(const fc_ctx *ctx, int64_t n, const double *grad, const double *y, double *out);
 
 /* ---- pooling (pool.c) ---------------------------------------------------------------------
  * Windows: rows p*stride_h - pad_h ... + kh - 1 (clipped to the input), likewise columns.

@@ -90,3 +90,31 @@ def test_binding_refuses_inconsistent_sizes():
         _ext.channel_affine(0, 1, 2, 5, 11, x, np.ones(5, np.float32), np.ones(5, np.float32), False, x)
     with pytest.raises(ValueError, match="C elements"):
         _ext.channel_affine(0, 1, 2, 5, 10, x, np.ones(4, np.float32), np.ones(5, np.float32), False, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nt", [1, 2])
+def test_relu_backward_kernel_equals_numpy_and_may_write_over_grad(dtype, nt, threads):
+    threads(nt)
+    rng = np.random.default_rng(4)
+    g = rng.standard_normal((4, 32, 30, 30)).astype(dtype)
+    y = rng.standard_normal(g.shape).astype(dtype)
+    y.reshape(-1)[::11] = np.nan   # a NaN output passes its gradient (threshold_backward)
+    y.reshape(-1)[1::13] = 0.0     # exactly 0 does not
+    expected = np.where(y <= 0, 0, g)
+    np.testing.assert_array_equal(D.relu_backward(g, y), expected)
+    out = D.relu_backward(g, y, out=g)
+    assert out is g
+    np.testing.assert_array_equal(g, expected)
+    with pytest.raises(ValueError, match="out"):
+        D.relu_backward(g, y, out=np.empty(3, dtype))
+
+
+def test_max_pool_backward_refuses_negative_and_large_indices_in_one_pass():
+    import fastconv.functional as F
+    gy = np.ones((1, 1, 2, 2), np.float32)
+    for bad in (-1, 16, np.iinfo(np.int64).min):
+        idx = np.zeros((1, 1, 2, 2), np.int64)
+        idx[0, 0, 1, 1] = bad
+        with pytest.raises(ValueError, match="indices must lie in"):
+            F.max_pool2d_backward(gy, idx, (1, 1, 4, 4))

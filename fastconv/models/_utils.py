@@ -39,7 +39,9 @@ def relu_forward(x):
 def relu_backward(grad, y):
     """Gradient through a ReLU whose output was ``y``: zero where y <= 0, as torch's
     threshold_backward (so a NaN passes the gradient through)."""
-    return np.where(y <= 0, 0, grad).astype(grad.dtype, copy=False)
+    if y.dtype != grad.dtype:   # D.relu_backward wants one dtype; NumPy casts here
+        return np.where(y <= 0, 0, grad).astype(grad.dtype, copy=False)
+    return D.relu_backward(grad, y)
 
 
 def backward_chain(steps, grad, need_input_grad):
