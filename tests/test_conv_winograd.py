@@ -197,6 +197,12 @@ def test_auto_grad_input_uses_winograd_only_where_it_pays_and_when_switched_on()
     finally:
         fastconv.set_winograd(True)
     assert F.select_conv_algo((2, 16, 20, 20, 32, 3, 3, 1, 1, 1, 1, 20, 20)) == "winograd"
+    # too few channels out of grad_x (a first layer) or too few tiles (batch-1 14x14: 16): im2col's
+    for shape, K in (((2, 3, 20, 20), 32), ((1, 16, 14, 14), 32)):
+        xs, ws, _ = _case_arrays(*shape, K, False, np.float32, seed=19)
+        gys = randn((shape[0], K) + shape[2:], np.float32, 20)
+        assert np.array_equal(F.conv2d_backward(gys, xs, ws, padding=1)[0],
+                              F.conv2d_backward(gys, xs, ws, padding=1, algo="im2col")[0]), shape
     # 8 output channels: too few for the transposed convolution, grad_x is im2col's
     x8, w8, _ = _case_arrays(2, 16, 20, 20, 8, False, np.float32, seed=15)
     gy8 = randn((2, 8, 20, 20), np.float32, 16)
