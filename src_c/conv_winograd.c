@@ -59,6 +59,20 @@ static int wino_check(const fc_conv_desc *d, int flags, fc_conv_sizes_t *sz)
     return fc_conv_sizes(d, sz);
 }
 
+/* First tile of block b: the tiles split into nblocks nearly equal runs, each starting on a
+ * multiple of the lanes. Equal multiples of T would leave a runt last block (196 tiles of a
+ * 56x56 image in 4 blocks: 64, 64, 64, 4, so one thread of two did 128 tiles and the other 68);
+ * here 48, 48, 48, 52.                                                                      */
+static int64_t wino_block_start(const wino_plan *pl, int64_t b)
+{
+    if (b >= pl->nblocks) return pl->ntiles;
+    /* b * ntiles / nblocks without the product (which could overflow): the first r blocks of
+     * an exact split get q + 1 tiles, the others q */
+    const int64_t q = pl->ntiles / pl->nblocks, r = pl->ntiles % pl->nblocks;
+    const int64_t t = q * b + fc_min64(b, r);
+    return t - t % FC_WINO_LANES;
+}
+
 /* Blocking and work split. Every tile block reads all of U (36 K C) once, so blocks are kept
  * large (at least FC_WINO_MIN_TILES tiles, the GEMMs' N); when there are only a few, threads
  * split the output channels instead of the tiles (each reads half the filters), and the
@@ -82,8 +96,18 @@ static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_pl
         nblocks = round_up(nblocks, nthr);
     T = round_up(ceil_div(pl->ntiles, nblocks), L);
     nblocks = ceil_div(pl->ntiles, T);
-    pl->T = T;
     pl->nblocks = nblocks;
+    /* blocks of nearly equal size (wino_block_start): the largest sets the workspace stride;
+     * each is at most q + L tiles (q + 1 of the exact split, plus the rounding to the lanes) */
+    if (nblocks <= 65536) {
+        pl->T = 0;
+        for (int64_t b = 0; b < nblocks; b++)
+            pl->T = fc_max64(pl->T, wino_block_start(pl, b + 1) - wino_block_start(pl, b));
+        pl->T = round_up(pl->T, L);
+    } else {
+        pl->T = round_up(pl->ntiles / nblocks + L, L);
+    }
+    T = pl->T;
     pl->ld = T;
     /* a channel's 36 rows plus one cache line, so that the GEMMs' rows (ld_ch apart) do not
      * all fall into the same few cache sets                                                 */

@@ -137,7 +137,7 @@ int WD(fc_conv2d_forward_winograd)(const fc_ctx *ctx, const fc_conv_desc *d, con
     FC_PRAGMA_OMP_FOR(nthr, pl.nws > 1)
     for (int64_t job = 0; job < njobs; job++) {
         const int64_t b = job % pl.nblocks, ks = job / pl.nblocks;
-        const int64_t t0 = b * pl.T, tn = fc_min64(pl.T, pl.ntiles - t0);
+        const int64_t t0 = wino_block_start(&pl, b), tn = wino_block_start(&pl, b + 1) - t0;
         const int64_t k0 = ks * pl.kb, kb = fc_min64(pl.kb, K - k0);
         FC_T *wsj = ws + (int64_t)FC_OMP_THREAD_NUM() * pl.ws_elems;
         if (kb <= 0) continue;
