@@ -114,7 +114,7 @@ else
   # the kernel tests: everything that drives the C code through fastconv.functional
   args=()
   for f in "$repo"/tests/test_validation.py "$repo"/tests/test_conv*.py "$repo"/tests/test_pool*.py \
-           "$repo"/tests/test_gemm*.py "$repo"/tests/test_functional*.py \
+           "$repo"/tests/test_gemm*.py "$repo"/tests/test_functional*.py "$repo"/tests/test_channel_affine.py \
            "$repo"/tests/test_reliability_{fuzz,fuzz_harness,badcalls,large,threads,leaks}.py; do
     [ -e "$f" ] && args+=("$f")
   done

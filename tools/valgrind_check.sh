@@ -55,7 +55,14 @@ for isa in isas:
             ad = F.adaptive_avg_pool2d(x, (4, 3))
             F.adaptive_avg_pool2d_backward(ad, x.shape)
             F.matmul(rng.standard_normal((37, 29)).astype(dt), rng.standard_normal((29, 41)).astype(dt))
-            calls += 10
+            # rows 4 KiB apart: A packed, the last column through the column-tail kernel
+            F.matmul(rng.standard_normal((13, 1024)).astype(dt), rng.standard_normal((1024, 49)).astype(dt))
+            # one-pass eval BatchNorm, ReLU and its gradient (channel_affine.c): >= 4096 elements
+            big = rng.standard_normal((2, 9, 17, 15)).astype(dt)
+            ones = np.ones(9, dt)
+            F.batch_norm(big, ones * 0.5, ones * 2, ones, ones, training=False)
+            F.relu_backward(big, F.relu(big))
+            calls += 14
 # C-side error paths: refused descriptors must not touch memory
 t = np.zeros(16, np.float32)
 for d in ((2**40, 2**40, 4, 4, 1, 1, 1, 1, 1, 0, 0, 4, 4), (1, 1, 4, 4, 1, 1, 1, 1, 1, 0, 0, 5, 4)):
