@@ -107,3 +107,22 @@ def check_grad(forward, backward, inputs, *, wrt=None, seed=0, eps=1e-6, rtol=1e
             return np.sum(np.asarray(forward(*args)) * grad_y)
         expected = numerical_grad(scalar, inputs[i], eps=eps)
         assert_close(grads[i], expected, np.float64, rtol=rtol, atol=atol, msg=f"gradient of input {i}")
+
+
+def limit_address_space(extra_bytes=3 << 30):
+    """Cap this process's address space at its current size plus ``extra_bytes``, so that a
+    legitimate but huge result (an empty operand with a 2**31-row output is 16 GB of zeros)
+    fails with MemoryError, a clean refusal, instead of filling the shared machine until the
+    OOM killer ends the run. Used by the bad-call children and the fuzz harness. Skipped under
+    the sanitizer build: ASan reserves terabytes of shadow memory up front."""
+    import os
+    if "libasan" in os.environ.get("LD_PRELOAD", "") or os.environ.get("FASTCONV_SANITIZED"):
+        return
+    try:
+        import resource
+        with open("/proc/self/statm") as f:
+            vm_pages = int(f.read().split()[0])
+        limit = vm_pages * os.sysconf("SC_PAGE_SIZE") + extra_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, OSError, ValueError):
+        pass

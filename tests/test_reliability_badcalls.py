@@ -23,6 +23,9 @@ import time
 import numpy as np
 import pytest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # helpers, also in the --child run
+from helpers import limit_address_space  # noqa: E402
+
 f32, f64 = np.float32, np.float64
 BAD = (ValueError, TypeError)
 MEM = (ValueError, TypeError, MemoryError)
@@ -537,26 +540,11 @@ KNOWN_BUGS = {}
 
 # ---- child side ------------------------------------------------------------------------------
 
-def _limit_address_space():
-    """Cap this child's address space so that a case which would really allocate many GB fails
-    with MemoryError instead of eating the shared machine. ASan reserves terabytes of shadow
-    memory up front, so the cap is skipped under the sanitizer build."""
-    if "libasan" in os.environ.get("LD_PRELOAD", "") or os.environ.get("FASTCONV_SANITIZED"):
-        return
-    try:
-        import resource
-        with open("/proc/self/statm") as f:
-            vm_pages = int(f.read().split()[0])
-        limit = vm_pages * os.sysconf("SC_PAGE_SIZE") + (3 << 30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, OSError, ValueError):
-        pass
-
 
 def _child_main():
     import fastconv  # noqa: F401  (import cost before the limit is computed)
     import fastconv.functional  # noqa: F401
-    _limit_address_space()
+    limit_address_space()
     wanted = json.loads(sys.stdin.read())
     cases = {c[0]: c for c in all_cases()}
     out = sys.stdout

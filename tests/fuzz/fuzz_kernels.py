@@ -30,6 +30,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))   # tests/, for helpers
+from helpers import limit_address_space  # noqa: E402
 
 try:
     import atheris
@@ -418,25 +420,8 @@ def run_random(runs, seed=0):
     return dict(STATS)
 
 
-def _limit_address_space():
-    """Cap the address space (3 GB above start-up) so that a legitimate but huge result -- an
-    empty operand with a 2**31-row output is 16 GB of zeros -- fails with MemoryError (a clean
-    refusal) instead of filling a shared machine until the OOM killer ends the run. Skipped
-    under the sanitizer build: ASan reserves terabytes of shadow memory up front."""
-    if "libasan" in os.environ.get("LD_PRELOAD", "") or os.environ.get("FASTCONV_SANITIZED"):
-        return
-    try:
-        import resource
-        with open("/proc/self/statm") as f:
-            vm_pages = int(f.read().split()[0])
-        limit = vm_pages * os.sysconf("SC_PAGE_SIZE") + (3 << 30)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, OSError, ValueError):
-        pass
-
-
 def main(argv):
-    _limit_address_space()
+    limit_address_space()
     if "--random" in argv:
         i = argv.index("--random")
         runs = int(argv[i + 1]) if i + 1 < len(argv) else 1000
