@@ -58,29 +58,53 @@ def _final(ckpt):
         return {k: f[k] for k in f.files}
 
 
+def _wait_for_checkpoint(proc, ckpt, since_ns, timeout=120.0):
+    """Poll until this run has written a checkpoint (modified after since_ns) or has ended.
+    Returns the time waited, or None."""
+    t0 = time.monotonic()
+    while proc.poll() is None and time.monotonic() - t0 < timeout:
+        try:
+            if ckpt.stat().st_mtime_ns > since_ns:
+                return time.monotonic() - t0
+        except FileNotFoundError:
+            pass
+        time.sleep(0.001)
+    return None
+
+
 def test_sigkill_at_any_moment_then_resume_matches_an_uninterrupted_run(tmp_path):
     epochs = 6
     ref_ckpt = tmp_path / "ref.ckpt.npz"
     t0 = time.monotonic()
     proc = _start(tmp_path, ref_ckpt, epochs)
+    first = _wait_for_checkpoint(proc, ref_ckpt, 0)   # start-up plus the first epoch
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0 and "finished" in out, err[-3000:]
     span = time.monotonic() - t0      # start-up plus six epochs, on this machine, now
+    assert first is not None
+    epoch_time = max((span - first) / (epochs - 1), 1e-3)
+    startup = max(first - epoch_time, 0.01)
     reference = _final(ref_ckpt)
 
-    # kill the same run repeatedly at staggered moments, resume each time, until it finishes
+    # Kill the same run repeatedly and resume each time, until it finishes. The moments are
+    # tied to the run's own progress, not to a fixed fraction of its length (training got
+    # fast enough that fixed fractions all fell into Python's start-up): the first kill
+    # during start-up, the next ones a random fraction of an epoch after the run has written
+    # a checkpoint (mid-epoch, or during the next checkpoint write); the last runs finish.
     ckpt = tmp_path / "run.ckpt.npz"
     kills, rng, seen_epochs = 0, np.random.default_rng(0), set()
     from fastconv._checkpoint import load_state
     for attempt in range(8):
+        since = time.time_ns()
         proc = _start(tmp_path, ckpt, epochs)
-        if attempt < 6:
-            # kill at staggered moments of the run: start-up, mid-epoch, during a checkpoint
-            # write; later attempts run to the end
-            time.sleep(span * (0.35 + 0.12 * attempt + float(rng.uniform(0, 0.1))))
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                kills += 1
+        if attempt == 0:
+            time.sleep(startup * 0.5)
+        elif attempt < 6:
+            if _wait_for_checkpoint(proc, ckpt, since) is not None:
+                time.sleep(float(rng.uniform(0, epoch_time)))
+        if attempt < 6 and proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
         out, err = proc.communicate(timeout=600)
         if proc.returncode == 0:
             break
@@ -91,7 +115,8 @@ def test_sigkill_at_any_moment_then_resume_matches_an_uninterrupted_run(tmp_path
             seen_epochs.add(int(state["epoch"]))
     else:
         pytest.fail("the run never finished")
-    print(f"{kills} kills, {attempt + 1} runs, span {span:.2f} s, checkpoints seen at epochs {sorted(seen_epochs)}")
+    print(f"{kills} kills, {attempt + 1} runs, span {span:.2f} s (epoch {epoch_time * 1e3:.0f} ms), "
+          f"checkpoints seen at epochs {sorted(seen_epochs)}")
     assert kills >= 2, f"only {kills} kill(s): the run is too short to interrupt"
     # kills landed in the middle of training, not only during start-up
     assert len(seen_epochs & set(range(1, epochs))) >= 1, seen_epochs
