@@ -152,6 +152,21 @@ def test_im2col_tiles_of_whole_rows(config, threads):
     assert_close(F.conv2d(x5, w5, b5, 1, 2, algo="im2col"), reference.conv2d(x5, w5, b5, 1, 2))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_im2col_weight_grad_same_bits_through_either_gemm_orientation(dtype):
+    """With <= 64 output channels grad_w is computed as (col . grad_y^T)^T, otherwise as
+    grad_y . col^T: the same dot products in the same order, so the first 64 channels of a
+    65-channel layer must equal a 64-channel layer's gradient bit for bit."""
+    x = randn((2, 5, 23, 21), dtype, seed=31)
+    w = randn((65, 5, 7, 7), dtype, seed=32)
+    gy = randn(F.conv2d(x, w, None, 2, 3).shape, dtype, seed=33)
+    gw65 = F.conv2d_backward(gy, x, w, 2, 3, algo="im2col", need_input_grad=False)[1]
+    gw64 = F.conv2d_backward(np.ascontiguousarray(gy[:, :64]), x, np.ascontiguousarray(w[:64]), 2, 3,
+                             algo="im2col", need_input_grad=False)[1]
+    np.testing.assert_array_equal(gw64, gw65[:64])
+    assert_close(gw64, reference.conv2d_backward(gy[:, :64], x, w[:64], 2, 3)[1])
+
+
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding", SHAPES[:12], ids=_ids(SHAPES[:12]))
 def test_algorithms_agree_with_each_other(x_shape, w_shape, stride, padding):
     x, w, b = _case(x_shape, w_shape, np.float64, seed=4)
