@@ -83,6 +83,24 @@ void WK(fc_wino_weights) FC_WINO_W_ARGS(FC_T)
     }
 }
 
+/* V for one channel of a group: B^T patch B (columns t[:, j] = B^T patch[:, j], then rows
+ * out[i, :] = B^T t[i, :]), stored as 36 rows of the group's cnt lanes at vc (stride ld_xi) */
+static inline void WN(wino_input_store)(const FC_T *patch, int cnt, FC_T *vc, int64_t ld_xi)
+{
+    FC_T t[FC_WINO_A * FC_WINO_A * WL], out[FC_WINO_XI * WL];
+    for (int j = 0; j < FC_WINO_A; j++)
+        WN(wino_bt)(patch + j * WL, FC_WINO_A * WL, t + j * WL, FC_WINO_A * WL);
+    for (int i = 0; i < FC_WINO_A; i++)
+        WN(wino_bt)(t + i * FC_WINO_A * WL, WL, out + i * FC_WINO_A * WL, WL);
+    if (cnt == WL) {
+        for (int xi = 0; xi < FC_WINO_XI; xi++)
+            for (int l = 0; l < WL; l++) vc[xi * ld_xi + l] = out[xi * WL + l];
+    } else {
+        for (int xi = 0; xi < FC_WINO_XI; xi++)
+            WINO_COPY_RANGE(vc + xi * ld_xi, out + xi * WL, 0, cnt, WL);
+    }
+}
+
 /* input transform of a row run: stage the 6 input rows (zero padded), deinterleave by 4 */
 static void WN(wino_input_row)(const fc_conv_desc *d, const fc_wino_group *g, const FC_T *x,
                                FC_T *v, int64_t ld_xi, int64_t ld_c)
@@ -94,8 +112,7 @@ static void WN(wino_input_row)(const fc_conv_desc *d, const fc_wino_group *g, co
     /* columns [a, b) of the staged rows come from the input, the rest stay zero */
     const int64_t a = fc_max64(0, -w0), b = fc_min64(FC_WINO_M * cnt + 2, W - w0);
     FC_T stage[FC_WINO_A * SPAN];
-    FC_T patch[FC_WINO_A * FC_WINO_A * WL], t[FC_WINO_A * FC_WINO_A * WL];
-    FC_T out[FC_WINO_XI * WL];
+    FC_T patch[FC_WINO_A * FC_WINO_A * WL];
     for (int i = 0; i < FC_WINO_A * SPAN; i++) stage[i] = 0;
     const FC_T *img = x + g->n[0] * C * hw;
     for (int64_t c = 0; c < C; c++) {
@@ -128,18 +145,7 @@ static void WN(wino_input_row)(const fc_conv_desc *d, const fc_wino_group *g, co
             p[5 * WL - 1] = st[FC_WINO_M * WL];
             p[6 * WL - 1] = st[FC_WINO_M * WL + 1];
         }
-        for (int j = 0; j < FC_WINO_A; j++)
-            WN(wino_bt)(patch + j * WL, FC_WINO_A * WL, t + j * WL, FC_WINO_A * WL);
-        for (int i = 0; i < FC_WINO_A; i++)
-            WN(wino_bt)(t + i * FC_WINO_A * WL, WL, out + i * FC_WINO_A * WL, WL);
-        FC_T *vc = v + c * ld_c;
-        if (cnt == WL) {
-            for (int xi = 0; xi < FC_WINO_XI; xi++)
-                for (int l = 0; l < WL; l++) vc[xi * ld_xi + l] = out[xi * WL + l];
-        } else {
-            for (int xi = 0; xi < FC_WINO_XI; xi++)
-                WINO_COPY_RANGE(vc + xi * ld_xi, out + xi * WL, 0, cnt, WL);
-        }
+        WN(wino_input_store)(patch, cnt, v + c * ld_c, ld_xi);
     }
 }
 
@@ -147,17 +153,16 @@ void WK(fc_wino_input) FC_WINO_IN_ARGS(FC_T)
 {
     const int64_t C = d->C, H = d->H, W = d->W, hw = H * W;
     const int cnt = g->cnt;
-    /* patch[i][j][l] then the column pass t[i][j][l], the row pass into out[i][j][l] */
-    FC_T patch[FC_WINO_A * FC_WINO_A * WL], t[FC_WINO_A * FC_WINO_A * WL];
-    FC_T out[FC_WINO_XI * WL];
-    const FC_T *base[WL];
-    for (int i = 0; i < FC_WINO_A * FC_WINO_A * WL; i++) patch[i] = 0;   /* idle lanes: zeros */
-    for (int l = 0; l < cnt && g->in_inside; l++)   /* patch corners, inside x */
-        base[l] = x + g->n[l] * C * hw + (g->p0[l] - d->pad_h) * W + (g->q0[l] - d->pad_w);
     if (g->row_run) {
         WN(wino_input_row)(d, g, x, v, ld_xi, ld_c);
         return;
     }
+    /* patch[i][j][l]: the 6x6 input patch of lane l's tile */
+    FC_T patch[FC_WINO_A * FC_WINO_A * WL];
+    const FC_T *base[WL];
+    for (int i = 0; i < FC_WINO_A * FC_WINO_A * WL; i++) patch[i] = 0;   /* idle lanes: zeros */
+    for (int l = 0; l < cnt && g->in_inside; l++)   /* patch corners, inside x */
+        base[l] = x + g->n[l] * C * hw + (g->p0[l] - d->pad_h) * W + (g->q0[l] - d->pad_w);
     for (int64_t c = 0; c < C; c++) {
         const int64_t co = c * hw;
         if (g->in_inside) {
@@ -181,19 +186,7 @@ void WK(fc_wino_input) FC_WINO_IN_ARGS(FC_T)
                 }
             }
         }
-        /* columns: t[:, j] = B^T patch[:, j]; rows: out[i, :] = B^T t[i, :] */
-        for (int j = 0; j < FC_WINO_A; j++)
-            WN(wino_bt)(patch + j * WL, FC_WINO_A * WL, t + j * WL, FC_WINO_A * WL);
-        for (int i = 0; i < FC_WINO_A; i++)
-            WN(wino_bt)(t + i * FC_WINO_A * WL, WL, out + i * FC_WINO_A * WL, WL);
-        FC_T *vc = v + c * ld_c;
-        if (cnt == WL) {
-            for (int xi = 0; xi < FC_WINO_XI; xi++)
-                for (int l = 0; l < WL; l++) vc[xi * ld_xi + l] = out[xi * WL + l];
-        } else {
-            for (int xi = 0; xi < FC_WINO_XI; xi++)
-                WINO_COPY_RANGE(vc + xi * ld_xi, out + xi * WL, 0, cnt, WL);
-        }
+        WN(wino_input_store)(patch, cnt, v + c * ld_c, ld_xi);
     }
 }
 
