@@ -38,10 +38,15 @@ def _check_same_dtype(a, b, name_a, name_b):
 
 # ---- per-channel affine + ReLU in one pass (src_c/channel_affine.c) ----------------------------
 # NumPy makes a pass per operation on one thread; on activations of several MB (ResNet-50's
-# 256 x 56 x 56) np.maximum alone took 0.3 ms. Below this size NumPy's ufuncs are as quick and
-# the kernel's thread start is not worth it.
+# 256 x 56 x 56) np.maximum alone took 0.3 ms. Below this size NumPy's ufuncs are as quick.
 _AFFINE_MIN_ELEMENTS = 4096
-_AFFINE_THREADS_MIN = 65536
+
+
+def _elementwise_threads(n):
+    """Threads for an elementwise kernel over n elements: functional's small-work rule (imported
+    here: it imports us)."""
+    from . import functional as F
+    return F._threads(n, F.SMALL_ELEMENTS)
 
 
 def _affine_ok(x):
@@ -57,7 +62,7 @@ def _channel_affine(x, scale, shift, relu, out):
         N, C = x.shape[0], x.shape[1]
         hw = x.size // (N * C)
     none = np.empty(0, dtype=x.dtype)
-    nt = state.num_threads if x.size >= _AFFINE_THREADS_MIN else 1
+    nt = _elementwise_threads(x.size)
     _ext.channel_affine(state.isa, nt, N, C, hw, x.reshape(-1),
                         none if scale is None else np.ascontiguousarray(scale, dtype=x.dtype),
                         none if shift is None else np.ascontiguousarray(shift, dtype=x.dtype),
@@ -87,7 +92,7 @@ def relu_backward(grad_y, y, out=None):
         raise ValueError(f"out: expected shape {grad_y.shape} and dtype {grad_y.dtype}, got {out.shape} {out.dtype}")
     if grad_y.dtype == y.dtype and _affine_ok(grad_y) and _affine_ok(y) and (out is None or _affine_ok(out)):
         out = np.empty_like(grad_y) if out is None else out
-        nt = state.num_threads if grad_y.size >= _AFFINE_THREADS_MIN else 1
+        nt = _elementwise_threads(grad_y.size)
         _ext.relu_backward(state.isa, nt, grad_y.reshape(-1), y.reshape(-1), out.reshape(-1))
         return out
     keep = np.less_equal(y, 0)

@@ -18,3 +18,19 @@ def _threads_even_for_small_work(monkeypatch):
         return
     monkeypatch.setattr(F, "SMALL_FLOPS", 0)
     monkeypatch.setattr(F, "SMALL_ELEMENTS", 0)
+
+
+@pytest.fixture
+def config():
+    """Set ISA / threads inside a test and restore them afterwards: config(isa_name=..., threads=...)."""
+    import fastconv
+    isa, nt = fastconv.get_isa(), fastconv.get_num_threads()
+
+    def use(isa_name=None, threads=None):
+        if isa_name is not None:
+            fastconv.set_isa(isa_name)
+        if threads is not None:
+            fastconv.set_num_threads(threads)
+    yield use
+    fastconv.set_isa(isa)
+    fastconv.set_num_threads(nt)

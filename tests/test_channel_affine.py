@@ -5,7 +5,6 @@ count, in place or not; small or non-contiguous arrays keep the NumPy path."""
 import numpy as np
 import pytest
 
-import fastconv
 from fastconv import _dense as D
 from fastconv import _ext
 
@@ -20,18 +19,11 @@ def _numpy_bn(x, mean, var, w, b, eps=1e-5):
     return y
 
 
-@pytest.fixture
-def threads():
-    n = fastconv.get_num_threads()
-    yield fastconv.set_num_threads
-    fastconv.set_num_threads(n)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 256, 56, 56), (3, 5, 17, 19), (2, 70, 31), (4, 3000)])
 @pytest.mark.parametrize("nt", [1, 2])
-def test_eval_batch_norm_equals_numpy_bit_for_bit(dtype, shape, nt, threads):
-    threads(nt)
+def test_eval_batch_norm_equals_numpy_bit_for_bit(dtype, shape, nt, config):
+    config(threads=nt)
     rng = np.random.default_rng(0)
     C = shape[1]
     x = rng.standard_normal(shape).astype(dtype)
@@ -47,8 +39,8 @@ def test_eval_batch_norm_equals_numpy_bit_for_bit(dtype, shape, nt, threads):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("nt", [1, 2])
-def test_relu_equals_numpy_keeps_nan_and_works_in_place(dtype, nt, threads):
-    threads(nt)
+def test_relu_equals_numpy_keeps_nan_and_works_in_place(dtype, nt, config):
+    config(threads=nt)
     x = np.random.default_rng(1).standard_normal((2, 64, 40, 41)).astype(dtype)
     x.reshape(-1)[::13] = np.nan
     x.reshape(-1)[1::17] = -np.inf
@@ -94,8 +86,8 @@ def test_binding_refuses_inconsistent_sizes():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("nt", [1, 2])
-def test_relu_backward_kernel_equals_numpy_and_may_write_over_grad(dtype, nt, threads):
-    threads(nt)
+def test_relu_backward_kernel_equals_numpy_and_may_write_over_grad(dtype, nt, config):
+    config(threads=nt)
     rng = np.random.default_rng(4)
     g = rng.standard_normal((4, 32, 30, 30)).astype(dtype)
     y = rng.standard_normal(g.shape).astype(dtype)

@@ -19,21 +19,6 @@ ISAS = [name for name in ("scalar", "avx2", "avx512")
 DTYPES = [np.float64, np.float32]
 
 
-@pytest.fixture
-def config():
-    """Set ISA / threads inside a test and restore them afterwards."""
-    isa, nt = fastconv.get_isa(), fastconv.get_num_threads()
-
-    def use(isa_name=None, threads=None):
-        if isa_name is not None:
-            fastconv.set_isa(isa_name)
-        if threads is not None:
-            fastconv.set_num_threads(threads)
-    yield use
-    fastconv.set_isa(isa)
-    fastconv.set_num_threads(nt)
-
-
 def algos_for(w_shape, stride, padding):
     R, S = w_shape[2:]
     one = R == 1 and S == 1 and stride in (1, (1, 1)) and padding in (0, (0, 0))

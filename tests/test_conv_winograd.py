@@ -27,21 +27,6 @@ ISAS = [name for name in ISA_ORDER if ISA_ORDER.index(name) <= ISA_ORDER.index(f
 WINO_F32_RTOL = 1e-4
 
 
-@pytest.fixture
-def config():
-    """Set ISA / threads inside a test and restore them afterwards."""
-    isa, nt = fastconv.get_isa(), fastconv.get_num_threads()
-
-    def use(isa_name=None, threads=None):
-        if isa_name is not None:
-            fastconv.set_isa(isa_name)
-        if threads is not None:
-            fastconv.set_num_threads(threads)
-    yield use
-    fastconv.set_isa(isa)
-    fastconv.set_num_threads(nt)
-
-
 # (N, C, H, W, K, padding, bias, relu)
 CASES = [
     (1, 1, 1, 1, 2, 1, True, False),      # 1x1 image: only the centre tap is inside

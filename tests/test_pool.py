@@ -49,21 +49,6 @@ GRID = [
 GRID_IDS = [f"{s}-k{k}-s{st}-p{p}{'-ceil' if c else ''}" for s, k, st, p, c in GRID]
 
 
-@pytest.fixture
-def config():
-    """Set ISA / threads inside a test and restore them afterwards."""
-    isa, nt = fastconv.get_isa(), fastconv.get_num_threads()
-
-    def use(isa_name=None, threads=None):
-        if isa_name is not None:
-            fastconv.set_isa(isa_name)
-        if threads is not None:
-            fastconv.set_num_threads(threads)
-    yield use
-    fastconv.set_isa(isa)
-    fastconv.set_num_threads(nt)
-
-
 def tie_heavy(shape, dtype, seed, specials=True):
     """Small integers (many ties), with some NaN and -inf when specials."""
     g = rng(seed)
