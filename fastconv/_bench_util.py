@@ -7,6 +7,9 @@ import time
 
 # average CPUs used by other processes above which a timing table gets a warning line
 BUSY_WARNING_CPUS = 0.25
+# pause after timing another runtime, long enough for its idle worker threads to stop spinning
+# on our cores: OpenBLAS's spin ~2^28 cycles (~0.1 s) after a matmul, libgomp's a few ms
+SETTLE_SECONDS = 0.15
 
 
 class _NoBar:
@@ -67,3 +70,42 @@ def busy_warning(other_cpus, consequence):
         return None
     return (f"warning: other processes kept {other_cpus:.2f} CPUs busy on average during this run; "
             f"{consequence}")
+
+
+def time_interleaved(impls, rounds=3, min_time=0.25, on_round=None, settle_after=None):
+    """Best wall time (s) per implementation, and each one's warm-up result.
+
+    One warm-up call each, then ``rounds`` rounds; round r starts with implementation r (mod n) so
+    none always runs first or after the same neighbour; within a round each repeats its call for
+    ``min_time / rounds`` seconds (at least once). ``SETTLE_SECONDS`` of sleep separate two different
+    implementations (only after those named in ``settle_after``, when given: the ones that leave
+    another runtime's threads spinning). ``on_round()`` is called after each round (progress bars)."""
+    names = list(impls)
+    outputs, best = {}, {n: float("inf") for n in names}
+    previous = None
+
+    def settle(name):
+        nonlocal previous
+        if previous is not None and previous != name and (settle_after is None or previous in settle_after):
+            time.sleep(SETTLE_SECONDS)
+        previous = name
+
+    for name in names:
+        settle(name)
+        outputs[name] = impls[name]()
+    budget = min_time / max(1, rounds)
+    for r in range(rounds):
+        for i in range(len(names)):
+            name = names[(i + r) % len(names)]
+            settle(name)
+            start = time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                impls[name]()
+                t1 = time.perf_counter()
+                best[name] = min(best[name], t1 - t0)
+                if t1 - start >= budget:
+                    break
+        if on_round is not None:
+            on_round()
+    return best, outputs

@@ -13,12 +13,10 @@ from importlib import resources
 import numpy as np
 
 from . import functional as F
+from ._bench_util import SETTLE_SECONDS, time_interleaved  # noqa: F401 (SETTLE_SECONDS: re-export)
 from ._config import get_num_threads
 
 ALGOS = ("auto", "im2col", "direct", "1x1", "winograd")
-# pause after timing another runtime, long enough for its idle worker threads to stop spinning
-# on our cores: OpenBLAS's spin ~2^28 cycles (~0.1 s) after a matmul, libgomp's a few ms
-SETTLE_SECONDS = 0.15
 
 
 def default_layers_path():
@@ -77,6 +75,11 @@ def _torch():
     return torch
 
 
+def _no_grad_call(torch, fn):
+    with torch.no_grad():
+        return fn()
+
+
 def layer_flops(l):
     P = (l["H"] + 2 * l["pad"] - l["R"]) // l["stride"] + 1
     Q = (l["W"] + 2 * l["pad"] - l["S"]) // l["stride"] + 1
@@ -116,27 +119,18 @@ def bench_layer(l, backward=False, torch=None, min_time=0.25, with_numpy=True, r
         tx, tw = torch.from_numpy(x), torch.from_numpy(w)
         if backward:
             tgy = torch.from_numpy(gy)
-            impls["torch"] = lambda: torch.ops.aten.convolution_backward(
-                tgy, tx, tw, None, [s, s], [p, p], [1, 1], False, [0, 0], 1, [True, True, False])
+
+            def torch_call():
+                return torch.ops.aten.convolution_backward(
+                    tgy, tx, tw, None, [s, s], [p, p], [1, 1], False, [0, 0], 1, [True, True, False])
         else:
-            impls["torch"] = lambda: torch.nn.functional.conv2d(tx, tw, None, s, p)
-    # interleaved rounds, best per implementation, and each round starts with a different one:
+            def torch_call():
+                return torch.nn.functional.conv2d(tx, tw, None, s, p)
+        impls["torch"] = lambda: _no_grad_call(torch, torch_call)
+    # interleaved rounds, best per implementation, each round starting with a different one:
     # whatever runs first or right after another runtime (cold caches, torch's or OpenBLAS's
     # threads still spinning on both cores) is not penalised, and drifts hit everyone alike
-    best = {name: float("inf") for name in impls}
-    names, previous = list(impls), "numpy"   # the GEMM peak was just timed with NumPy
-    for r in range(rounds):
-        for i in range(len(names)):
-            name = names[(i + r) % len(names)]
-            fn = impls[name]
-            if previous in ("numpy", "torch"):
-                time.sleep(SETTLE_SECONDS)
-            previous = name
-            if torch is not None and name == "torch":
-                with torch.no_grad():
-                    best[name] = min(best[name], best_time(fn, min_time / rounds))
-            else:
-                best[name] = min(best[name], best_time(fn, min_time / rounds))
+    best, _ = time_interleaved(impls, rounds, min_time, settle_after=("numpy", "torch"))
     for name, t in best.items():
         if name in ("numpy", "torch"):
             row[name] = t

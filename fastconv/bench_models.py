@@ -25,9 +25,8 @@ import time
 
 import numpy as np
 
-from ._bench_util import OtherLoad, busy_warning, progress_bar
+from ._bench_util import OtherLoad, busy_warning, progress_bar, time_interleaved  # noqa: F401 (re-export)
 from ._config import get_num_threads
-from .bench import SETTLE_SECONDS
 
 INFERENCE_ARCHS = ("resnet18", "resnet50", "vgg16")
 TRAIN_ARCH = "resnet18"
@@ -171,44 +170,6 @@ def build_impls(case, use_torch=True, seed=0):
 def _relative_difference(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
-
-
-def time_interleaved(impls, rounds=3, min_time=0.25, on_round=None):
-    """Best wall time (s) per implementation, and each one's warm-up result.
-
-    One warm-up call each, then ``rounds`` rounds; round r starts with implementation r (mod n) so
-    none always runs first or after the same neighbour; within a round each repeats its call for
-    ``min_time / rounds`` seconds (at least once). ``SETTLE_SECONDS`` of sleep separate two different
-    implementations. ``on_round()`` is called after each round (progress bars)."""
-    names = list(impls)
-    outputs, best = {}, {n: float("inf") for n in names}
-    previous = None
-
-    def settle(name):
-        nonlocal previous
-        if previous is not None and previous != name:
-            time.sleep(SETTLE_SECONDS)
-        previous = name
-
-    for name in names:
-        settle(name)
-        outputs[name] = impls[name]()
-    budget = min_time / max(1, rounds)
-    for r in range(rounds):
-        for i in range(len(names)):
-            name = names[(i + r) % len(names)]
-            settle(name)
-            start = time.perf_counter()
-            while True:
-                t0 = time.perf_counter()
-                impls[name]()
-                t1 = time.perf_counter()
-                best[name] = min(best[name], t1 - t0)
-                if t1 - start >= budget:
-                    break
-        if on_round is not None:
-            on_round()
-    return best, outputs
 
 
 def make_row(case, best, rel_diff=None):
