@@ -2,20 +2,6 @@
  * GEMM FC_GEMM).                                                                            */
 #define FC_NAME(base) FC_CAT(base, FC_SFX)
 
-#ifndef FC_IM2COL_RUN_BOUNDS
-#define FC_IM2COL_RUN_BOUNDS
-/* A run of `run` output columns q, q+1, ... of one output row reads input columns
- * (q + e)*sw + s - pw for tap column s: those inside [0, W) are e in [*elo, *ehi), the rest is
- * padding. Two divisions: computed once per tap for whole rows, per run only at tile edges. */
-static void im2col_run_bounds(int64_t W, int64_t pw, int64_t sw, int64_t s, int64_t q, int64_t run,
-                              int64_t *elo, int64_t *ehi)
-{
-    const int64_t first = pw - s - q * sw, lim = W + pw - s - q * sw;
-    *elo = fc_min64(run, first <= 0 ? 0 : (first + sw - 1) / sw);
-    *ehi = fc_max64(*elo, fc_min64(run, lim <= 0 ? 0 : (lim + sw - 1) / sw));
-}
-#endif
-
 /* Columns [t0, t0 + nt) of the unfolded image (row (c, r, s), column = output pixel p*Q + q)
  * for channels [c0, c1): col[((c - c0)*R + r)*S + s][j] (row stride ld) = x_n[c, h, w] with
  * h = p*sh + r - ph, w = q*sw + s - pw, or 0 in the padding. The tile is walked one output

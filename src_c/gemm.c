@@ -51,6 +51,7 @@ typedef struct {
     int64_t mc;          /* row block bound (multiple of MR): an A buffer holds mc x kc */
     int64_t nc;          /* column block bound (multiple of NR): a B buffer holds kc x nc */
     int split_rows;      /* 1: threads split M; 0: threads split N */
+    int a_readable;      /* A may be read in place (not transposed, rows not aliasing in L1) */
     char *work;          /* per thread: [B panel][A block], 64-byte aligned pieces */
     int64_t b_bytes, a_bytes;
 } gemm_plan;
@@ -96,7 +97,7 @@ static void gemm_a_block(const gemm_plan *p, int64_t ic, int64_t mcur, int64_t p
     const int64_t e = kit->elem;
     const char *a = offset_of(p->A, p->trans_a, ic, pc, p->lda, e);
     char *c = p->C + (ic * p->ldc + jc) * e;
-    if (!p->trans_a && ncur <= kit->a_in_place_n && !rows_alias_in_l1(p->lda * e)) {
+    if (p->a_readable && ncur <= kit->a_in_place_n) {
         /* rows of A are read in place: MR sequential streams the prefetcher follows (a
          * transposed A would be read across rows, one cache line per k: packing wins there) */
         kit->macro(mcur, ncur, kcur, p->alpha, a, p->lda, 1, kit->mr * p->lda, bbuf, beta, c,
@@ -223,6 +224,7 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     p.ldb = ldb;
     p.ldc = ldc;
     p.kc = balanced_block(K, p.kit.kc, 1);
+    p.a_readable = !trans_a && !rows_alias_in_l1(lda * p.kit.elem);
 
     int want = fc_ctx_threads(ctx);
 #ifdef FC_HAVE_OPENMP
@@ -240,8 +242,7 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     p.nc = fc_min64(p.kit.nc, cols);
     p.b_bytes = round_up(p.kc * p.nc * p.kit.elem, 64);
     /* no A buffer when every panel is narrow enough for A to be read in place */
-    const int a_in_place = !trans_a && p.nc <= p.kit.a_in_place_n && !rows_alias_in_l1(lda * p.kit.elem);
-    p.a_bytes = a_in_place ? 0 : round_up(p.mc * p.kc * p.kit.elem, 64);
+    p.a_bytes = p.a_readable && p.nc <= p.kit.a_in_place_n ? 0 : round_up(p.mc * p.kc * p.kit.elem, 64);
     p.work = (char *)fc_aligned_alloc((int64_t)nt * (p.b_bytes + p.a_bytes));
     if (p.work == NULL) return FC_ENOMEM;
 
