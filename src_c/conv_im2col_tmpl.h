@@ -74,6 +74,8 @@ static void FC_NAME(im2col_tile)(const fc_conv_desc *d, const FC_T *x_n, int64_t
                         for (int64_t e = 0; e < elo; e++) dst[e] = 0;
                         if (sw == 1)
                             for (int64_t e = elo; e < ehi; e++) dst[e] = src[e];
+                        else if (sw == 2)   /* a constant stride: the compiler vectorises it */
+                            for (int64_t e = elo; e < ehi; e++) dst[e] = src[2 * e];
                         else
                             for (int64_t e = elo; e < ehi; e++) dst[e] = src[e * sw];
                         for (int64_t e = ehi; e < run; e++) dst[e] = 0;
