@@ -44,6 +44,89 @@ static void FC_NAME(corr_all)(const fc_ctx *ctx, const fc_corr_geom *g, int64_t 
     }
 }
 
+/* Horizontal stride 2 on SIMD paths: each job (an image's band of output rows) first copies
+ * the input rows the band reads into a per-thread buffer, every row split into its even and
+ * odd columns with the padding written as zeros (fc_corr_geom.split_w). The micro-kernels
+ * then load each tap's pixels with one vector load instead of two loads and a shuffle, and
+ * never mask. Same taps, same order of FMAs: the results are those of the unsplit path.
+ * Returns -1 (nothing done) when the buffer would pass FC_DIRECT_SPLIT_BYTES per thread. */
+#define FC_DIRECT_SPLIT_BYTES ((int64_t)1 << 18)
+
+/* input columns e and e + 1 of a row (zero outside [0, W)) into *even and *odd */
+static inline void FC_NAME(split_edge)(const FC_T *src, int64_t W, int64_t e, FC_T *even, FC_T *odd)
+{
+    *even = e >= 0 && e < W ? src[e] : (FC_T)0;
+    *odd = e + 1 >= 0 && e + 1 < W ? src[e + 1] : (FC_T)0;
+}
+#define FC_DIRECT_SPLIT_SLACK 16   /* lanes a block may read past its last output: >= any CV_VL */
+static int FC_NAME(forward_split)(const fc_ctx *ctx, const fc_corr_geom *g0, int64_t n_img, int64_t OC,
+                                  const FC_T *in, int64_t in_img, const FC_T *w, const FC_T *bias,
+                                  int relu, FC_T *out, int64_t out_img)
+{
+    const int isa = fc_ctx_isa(ctx);
+    const int nt = fc_ctx_threads(ctx);
+    const int64_t C = g0->IC, H = g0->Hin, W = g0->Win, P = g0->Hout, Q = g0->Wout;
+    const int64_t R = g0->R, S = g0->S, sh = g0->sh, oh = g0->oh, ow = g0->ow;
+    const int64_t lim = FC_DIRECT_SPLIT_BYTES;   /* each factor first: no product can overflow */
+    if (isa == FC_ISA_SCALAR || g0->sw != 2 || C > lim || Q > lim || S > lim || R > lim || sh > lim)
+        return -1;
+    const int64_t band = FC_NAME(band_rows)(P, Q), nbands = (P + band - 1) / band;
+    const int64_t rows_max = fc_min64(H, (band - 1) * sh + R);
+    /* even half m holds padded column 2m (input column 2m - ow): taps reach m = j + s/2 for
+     * j < Q rounded up to whole vectors */
+    const int64_t half = (Q + FC_DIRECT_SPLIT_SLACK - 1) / FC_DIRECT_SPLIT_SLACK * FC_DIRECT_SPLIT_SLACK
+                         + (S + 1) / 2;
+    const int64_t per_thread = C * rows_max * 2 * half;
+    if (per_thread * (int64_t)sizeof(FC_T) > lim) return -1;
+    FC_T *ws = (FC_T *)fc_aligned_alloc((int64_t)nt * per_thread * (int64_t)sizeof(FC_T));
+    if (ws == NULL) return FC_ENOMEM;
+    const int64_t nob = (OC + FC_CORR_MAX_OB - 1) / FC_CORR_MAX_OB, njobs = n_img * nbands;
+    (void)nt;
+    FC_PRAGMA_OMP_FOR(nt, njobs > 1)
+    for (int64_t t = 0; t < njobs; t++) {
+        const int64_t n = t / nbands, i0 = (t % nbands) * band, i1 = fc_min64(P, i0 + band);
+        /* the input rows [hlo, hhi) the band's windows reach */
+        const int64_t hlo = fc_max64(0, i0 * sh - oh), hhi = fc_max64(hlo, fc_min64(H, (i1 - 1) * sh - oh + R));
+        const int64_t rows = hhi - hlo;
+        FC_T *buf = ws + (int64_t)FC_OMP_THREAD_NUM() * per_thread;
+        const FC_T *x_n = in + n * in_img;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t b = 0; b < rows; b++) {
+                const FC_T *src = x_n + (c * H + hlo + b) * W;
+                FC_T *even = buf + (c * rows + b) * 2 * half, *odd = even + half;
+                /* padded column 2m is input column e = 2m - ow; both e and e + 1 are inside
+                 * [0, W) for m in [m_lo, m_hi): a plain deinterleave there (vectorised), the
+                 * bounds tested only at the ends */
+                const int64_t m_lo = fc_min64(half, ow <= 0 ? 0 : (ow + 1) / 2);
+                const int64_t m_hi = fc_max64(m_lo, fc_min64(half, W + ow >= 1 ? (W + ow) / 2 : 0));
+                for (int64_t m = 0; m < m_lo; m++) FC_NAME(split_edge)(src, W, 2 * m - ow, even + m, odd + m);
+                if (m_hi > m_lo) {
+                    const FC_T *src_lo = src + 2 * m_lo - ow;
+                    for (int64_t m = 0; m < m_hi - m_lo; m++) {
+                        even[m_lo + m] = src_lo[2 * m];
+                        odd[m_lo + m] = src_lo[2 * m + 1];
+                    }
+                }
+                for (int64_t m = m_hi; m < half; m++) FC_NAME(split_edge)(src, W, 2 * m - ow, even + m, odd + m);
+            }
+        fc_corr_geom g = *g0;
+        g.Hin = rows;
+        g.Win = 2 * half;
+        g.oh = oh + hlo - i0 * sh;   /* buffer row of output row i0 + i, kernel row r: i*sh + r - g.oh */
+        g.ow = 0;
+        g.split_w = half;
+        FC_T *out_n = out + n * out_img + i0 * g.out_rs;
+        for (int64_t ob = 0; ob < nob; ob++) {
+            const int64_t o0 = ob * FC_CORR_MAX_OB, nb = fc_min64(FC_CORR_MAX_OB, OC - o0);
+            FC_ISA_CALL(isa, fc_corr_rows, (&g, buf, w, bias, relu, o0, nb, 0, i1 - i0, out_n));
+        }
+    }
+    fc_aligned_free(ws);
+    return FC_OK;
+}
+#undef FC_DIRECT_SPLIT_BYTES
+#undef FC_DIRECT_SPLIT_SLACK
+
 int FC_NAME(fc_conv2d_forward_direct)(const fc_ctx *ctx, const fc_conv_desc *d, const FC_T *x,
                                       const FC_T *w, const FC_T *bias, int flags, FC_T *y)
 {
@@ -55,7 +138,10 @@ int FC_NAME(fc_conv2d_forward_direct)(const fc_ctx *ctx, const fc_conv_desc *d, 
         return FC_EINVAL;
     if (sz.y == 0) return FC_OK;
     const fc_corr_geom g = {d->C, d->H, d->W, d->P, d->Q, d->R, d->S, d->stride_h, d->stride_w,
-                            d->pad_h, d->pad_w, sz.crs, sz.rs, d->S, 1, sz.pq, d->Q, 1};
+                            d->pad_h, d->pad_w, sz.crs, sz.rs, d->S, 1, sz.pq, d->Q, 1, 0};
+    st = FC_NAME(forward_split)(ctx, &g, d->N, d->K, x, d->C * sz.hw, w, bias, flags & FC_FUSE_RELU, y,
+                                d->K * sz.pq);
+    if (st >= 0) return st;
     FC_NAME(corr_all)(ctx, &g, d->N, d->K, x, d->C * sz.hw, w, bias, flags & FC_FUSE_RELU, y,
                       d->K * sz.pq);
     return FC_OK;
@@ -106,7 +192,7 @@ static void FC_NAME(grad_input_phases)(const fc_ctx *ctx, const fc_conv_desc *d,
             const fc_corr_geom g = {K, d->P, d->Q, pr.n, pc.n, pr.taps, pc.taps, 1, 1,
                                     pr.taps - 1 - pr.lo, pc.taps - 1 - pc.lo,
                                     sz->rs, sz->crs, -sh * S, -sw,
-                                    sz->hw, sh * W, sw};
+                                    sz->hw, sh * W, sw, 0};
             const FC_T *wlast = w + (a + sh * (pr.taps - 1)) * S + b + sw * (pc.taps - 1);
             FC_NAME(corr_all)(ctx, &g, N, C, gy, K * sz->pq, wlast, NULL, 0, base, C * sz->hw);
         }

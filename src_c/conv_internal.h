@@ -98,6 +98,10 @@ typedef struct {
     int64_t oh, ow;              /* offset subtracted from i*sh + r, j*sw + s (the padding) */
     int64_t w_o, w_c, w_r, w_s;  /* weight strides, in elements (may be negative) */
     int64_t out_ps, out_rs, out_cs;  /* output strides: plane, row, column (>= 1) */
+    /* 0, or (SIMD paths, sw = 2, ow = 0): each input row of Win = 2*split_w elements holds the
+     * even columns of a padded row, then its odd ones, so that stride-2 taps are plain vector
+     * loads; both halves extend, zero-filled, past every lane a block reads               */
+    int64_t split_w;
 } fc_corr_geom;
 
 /* out rows [i0, i1) of channels [o0, o0 + nb) (nb <= FC_CORR_MAX_OB); init may be NULL (0);

@@ -152,6 +152,27 @@ def test_im2col_weight_grad_same_bits_through_either_gemm_orientation(dtype):
     assert_close(gw64, reference.conv2d_backward(gy[:, :64], x, w[:64], 2, 3)[1])
 
 
+@pytest.mark.parametrize("isa", [i for i in ISAS if i != "scalar"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_direct_stride2_split_rows_same_bits_as_unsplit(config, isa, dtype):
+    """Horizontal stride 2 with few input channels copies the rows each band reads into a buffer
+    split into even and odd columns (the 7x7/2 stem); past a 256 KiB buffer the kernels read the
+    input in place. Appending 61 channels of zero weight forces the second path and adds exact
+    zeros at the end of every sum, so the outputs must agree bit for bit -- at the padded left
+    and right edges, at an odd width (a partial last vector) and at the top and bottom rows."""
+    config(isa, 2)
+    x = randn((2, 3, 61, 67), dtype, seed=41)
+    w = randn((20, 3, 7, 7), dtype, seed=42)
+    b = randn((20,), dtype, seed=43)
+    split = F.conv2d(x, w, b, 2, 3, algo="direct")
+    x_wide = np.concatenate([x, randn((2, 61, 61, 67), dtype, seed=44)], axis=1)
+    w_wide = np.concatenate([w, np.zeros((20, 61, 7, 7), dtype)], axis=1)
+    np.testing.assert_array_equal(split, F.conv2d(x_wide, w_wide, b, 2, 3, algo="direct"))
+    assert_close(split, reference.conv2d(x, w, b, 2, 3))
+    assert_close(F.conv2d(x, w, b, (1, 2), (0, 5), algo="direct", relu=True),
+                 reference.conv2d(x, w, b, (1, 2), (0, 5), relu=True))
+
+
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding", SHAPES[:12], ids=_ids(SHAPES[:12]))
 def test_algorithms_agree_with_each_other(x_shape, w_shape, stride, padding):
     x, w, b = _case(x_shape, w_shape, np.float64, seed=4)

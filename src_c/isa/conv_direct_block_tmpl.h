@@ -1,6 +1,7 @@
 /* conv_direct_block_tmpl.h -- one register-blocked micro-kernel of the correlation, included
  * by conv_direct_kernels_tmpl.h once per shape: CB_OB output channels x CB_NR output rows x
- * CB_NV vectors of output pixels per row, horizontal stride CB_SW (1 or 2), CB_MASKED = 1
+ * CB_NV vectors of output pixels per row, horizontal stride CB_SW (1 or 2; 3 = stride 2 on
+ * rows stored split into even and odd columns, see fc_corr_geom.split_w), CB_MASKED = 1
  * when some input columns fall outside the row (padding, the right edge): those lanes are
  * loaded masked, as zeros, and never read. Each weight broadcast feeds CB_NR * CB_NV FMAs,
  * each input vector CB_OB.
@@ -22,7 +23,12 @@ static inline void CV_BLOCK_NAME(CB_OB, CB_NR, CB_NV, CB_MASKED, CB_SW)(
     const int64_t row_step = g->sh * g->Win;   /* input distance between output rows */
     const int64_t hwin = g->Hin * g->Win, Win = g->Win, S = g->S;
     const int64_t w_o = g->w_o, w_c = g->w_c, w_r = g->w_r, w_s = g->w_s;
+#if CB_SW == 3
+    const int64_t jin0 = j0;   /* split rows (g->split_w): lane 0 of tap s = 0 is even column j0 */
+    const int64_t half = g->split_w;
+#else
     const int64_t jin0 = j0 * CB_SW - g->ow;   /* input column of lane 0 for tap s = 0 */
+#endif
 #if CB_MASKED
     /* the masks depend on the tap column and the vector only: computed once per block for the
      * first CV_SMAX taps (wider kernels compute the rest on the fly)                         */
@@ -44,7 +50,13 @@ static inline void CV_BLOCK_NAME(CB_OB, CB_NR, CB_NV, CB_MASKED, CB_SW)(
                 for (int rr = 0; rr < CB_NR; rr++) {
                     const FC_T *row = row0 + rr * row_step;
                     (void)row;
-#if CB_SW == 1 && CB_MASKED
+#if CB_SW == 3
+                    /* stride 2 on split rows: tap s reads the even (s even) or odd half,
+                     * s / 2 further on -- one plain load, no shuffle                       */
+                    CV_UNROLL
+                    for (int v = 0; v < CB_NV; v++)
+                        xv[rr * CB_NV + v] = CV_LOAD(row + (s & 1) * half + (s >> 1) + v * CV_VL);
+#elif CB_SW == 1 && CB_MASKED
                     CV_UNROLL
                     for (int v = 0; v < CB_NV; v++)
                         xv[rr * CB_NV + v] = CV_MLOAD(row + s + v * CV_VL,

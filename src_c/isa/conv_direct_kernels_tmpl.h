@@ -118,29 +118,36 @@ static void CV_NAME(block_all_channels)(const fc_corr_geom *g, const FC_T *in, c
                                         FC_T *out, int64_t i, int64_t hin0, int64_t r0, int64_t r1,
                                         int64_t j0, int64_t nj, int nr, int nv, int m, int sw)
 {
-    switch (((nr * 4 + nv) * 2 + m) * 2 + sw) {
-    case 21: CV_CALL_OB(1, 1, 0, 1); break;
-    case 22: CV_CALL_OB(1, 1, 0, 2); break;
-    case 23: CV_CALL_OB(1, 1, 1, 1); break;
-    case 24: CV_CALL_OB(1, 1, 1, 2); break;
-    case 25: CV_CALL_OB(1, 2, 0, 1); break;
-    case 26: CV_CALL_OB(1, 2, 0, 2); break;
-    case 27: CV_CALL_OB(1, 2, 1, 1); break;
-    case 28: CV_CALL_OB(1, 2, 1, 2); break;
-    case 29: CV_CALL_OB(1, 3, 0, 1); break;
-    case 30: CV_CALL_OB(1, 3, 0, 2); break;
-    case 31: CV_CALL_OB(1, 3, 1, 1); break;
-    case 32: CV_CALL_OB(1, 3, 1, 2); break;
-    case 37: CV_CALL_OB(2, 1, 0, 1); break;
-    case 38: CV_CALL_OB(2, 1, 0, 2); break;
-    case 39: CV_CALL_OB(2, 1, 1, 1); break;
-    case 40: CV_CALL_OB(2, 1, 1, 2); break;
-    case 41: CV_CALL_OB(2, 2, 0, 1); break;
-    case 42: CV_CALL_OB(2, 2, 0, 2); break;
-    case 43: CV_CALL_OB(2, 2, 1, 1); break;
-    case 44: CV_CALL_OB(2, 2, 1, 2); break;
+#define CV_KEY(nr, nv, m, sw) ((((nr) * 4 + (nv)) * 2 + (m)) * 4 + (sw))
+    switch (CV_KEY(nr, nv, m, sw)) {
+    case CV_KEY(1, 1, 0, 1): CV_CALL_OB(1, 1, 0, 1); break;
+    case CV_KEY(1, 1, 0, 2): CV_CALL_OB(1, 1, 0, 2); break;
+    case CV_KEY(1, 1, 0, 3): CV_CALL_OB(1, 1, 0, 3); break;
+    case CV_KEY(1, 1, 1, 1): CV_CALL_OB(1, 1, 1, 1); break;
+    case CV_KEY(1, 1, 1, 2): CV_CALL_OB(1, 1, 1, 2); break;
+    case CV_KEY(1, 2, 0, 1): CV_CALL_OB(1, 2, 0, 1); break;
+    case CV_KEY(1, 2, 0, 2): CV_CALL_OB(1, 2, 0, 2); break;
+    case CV_KEY(1, 2, 0, 3): CV_CALL_OB(1, 2, 0, 3); break;
+    case CV_KEY(1, 2, 1, 1): CV_CALL_OB(1, 2, 1, 1); break;
+    case CV_KEY(1, 2, 1, 2): CV_CALL_OB(1, 2, 1, 2); break;
+    case CV_KEY(1, 3, 0, 1): CV_CALL_OB(1, 3, 0, 1); break;
+    case CV_KEY(1, 3, 0, 2): CV_CALL_OB(1, 3, 0, 2); break;
+    case CV_KEY(1, 3, 0, 3): CV_CALL_OB(1, 3, 0, 3); break;
+    case CV_KEY(1, 3, 1, 1): CV_CALL_OB(1, 3, 1, 1); break;
+    case CV_KEY(1, 3, 1, 2): CV_CALL_OB(1, 3, 1, 2); break;
+    case CV_KEY(2, 1, 0, 1): CV_CALL_OB(2, 1, 0, 1); break;
+    case CV_KEY(2, 1, 0, 2): CV_CALL_OB(2, 1, 0, 2); break;
+    case CV_KEY(2, 1, 0, 3): CV_CALL_OB(2, 1, 0, 3); break;
+    case CV_KEY(2, 1, 1, 1): CV_CALL_OB(2, 1, 1, 1); break;
+    case CV_KEY(2, 1, 1, 2): CV_CALL_OB(2, 1, 1, 2); break;
+    case CV_KEY(2, 2, 0, 1): CV_CALL_OB(2, 2, 0, 1); break;
+    case CV_KEY(2, 2, 0, 2): CV_CALL_OB(2, 2, 0, 2); break;
+    case CV_KEY(2, 2, 0, 3): CV_CALL_OB(2, 2, 0, 3); break;
+    case CV_KEY(2, 2, 1, 1): CV_CALL_OB(2, 2, 1, 1); break;
+    case CV_KEY(2, 2, 1, 2): CV_CALL_OB(2, 2, 1, 2); break;
     default: break;
     }
+#undef CV_KEY
 }
 
 static void FC_CAT(corr_rows_simd, FC_SFX) FC_CORR_ARGS(FC_T)
@@ -162,15 +169,16 @@ static void FC_CAT(corr_rows_simd, FC_SFX) FC_CORR_ARGS(FC_T)
             const int64_t nj = fc_min64(nv * CV_VL, Wout - j0);
             /* every input column read, (j0 + lane)*sw + s - ow (and for stride 2 the odd
              * column after the last lane) for all lanes and taps, inside the row?         */
-            const int inside = j0 * sw - g->ow >= 0 &&
-                               (j0 + nv * CV_VL) * sw - 1 + g->S - 1 - g->ow < g->Win;
+            const int inside = g->split_w ||
+                               (j0 * sw - g->ow >= 0 && (j0 + nv * CV_VL) * sw - 1 + g->S - 1 - g->ow < g->Win);
+            const int kind = g->split_w ? 3 : (int)sw;   /* the CB_SW of the micro-kernel */
             if (nr == 2 && nv == 3) {   /* wide rows: 8 x 3 blocks already fill the registers */
                 for (int64_t rr = 0; rr < 2; rr++)
                     CV_NAME(block_all_channels)(g, in, wbase, init, relu, o0, nb, out, i + rr,
-                                                hin0 + rr * g->sh, r0, r1, j0, nj, 1, 3, !inside, (int)sw);
+                                                hin0 + rr * g->sh, r0, r1, j0, nj, 1, 3, !inside, kind);
             } else {
                 CV_NAME(block_all_channels)(g, in, wbase, init, relu, o0, nb, out, i, hin0, r0, r1,
-                                            j0, nj, nr, nv, !inside, (int)sw);
+                                            j0, nj, nr, nv, !inside, kind);
             }
             j0 += nj;
         }
