@@ -6,6 +6,9 @@ C-contiguity, sizes); the C code checks its descriptors again and reports a stat
 becomes an exception here. The GIL is released around every kernel.
 """
 from libc.stdint cimport int64_t
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef extern from "fastconv.h" nogil:
     enum:
@@ -148,228 +151,292 @@ def gemm(int isa, int nthreads, bint trans_a, bint trans_b, real[:, ::1] A, real
 
 
 # ---- convolution ---------------------------------------------------------------------------
-# Arrays arrive as flat 1-D C-contiguous views (functional reshapes them) so that empty
-# arrays and any rank cost nothing here; desc is the 13-tuple of fc_conv_desc.
+# Arrays arrive as C-contiguous ndarrays (functional passes flat views). Their data pointers
+# come straight from the array object: typed memoryviews of a fused type cost ~1.3 us a call
+# in buffer acquisition and signature dispatch, as much as a whole small pooling layer's work.
+# The checks below keep the guarantees those gave (dtype, contiguity, alignment, writability);
+# desc is the 13-tuple of fc_conv_desc.
 
-cdef inline const real *cptr(const real[::1] a) noexcept nogil:
-    return &a[0] if a.shape[0] > 0 else NULL
+cdef int real_kind(object a, str name) except -1:
+    """0 for a float32 ndarray, 1 for float64; anything else is a TypeError."""
+    if not isinstance(a, cnp.ndarray):
+        raise TypeError(f"fastconv: {name} must be a numpy array, got {type(a).__name__}")
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if t == cnp.NPY_FLOAT32:
+        return 0
+    if t == cnp.NPY_FLOAT64:
+        return 1
+    raise TypeError(f"fastconv: {name} must be float32 or float64, got {a.dtype}")
 
-cdef inline real *mptr(real[::1] a) noexcept nogil:
-    return &a[0] if a.shape[0] > 0 else NULL
+
+cdef void *data(object a, int typenum, bint writable, str name) except? NULL:
+    """The data of a C-contiguous, aligned ndarray of type typenum (NULL when it is empty)."""
+    if not isinstance(a, cnp.ndarray):
+        raise TypeError(f"fastconv: {name} must be a numpy array, got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if cnp.PyArray_TYPE(arr) != typenum:
+        raise TypeError(f"fastconv: {name} has dtype {arr.dtype}, expected {cnp.PyArray_DescrFromType(typenum)}")
+    cdef int flags = cnp.PyArray_FLAGS(arr)
+    if not (flags & cnp.NPY_ARRAY_C_CONTIGUOUS) or not (flags & cnp.NPY_ARRAY_ALIGNED):
+        raise ValueError(f"fastconv: {name} must be C-contiguous and aligned")
+    if writable and not (flags & cnp.NPY_ARRAY_WRITEABLE):
+        raise ValueError(f"fastconv: {name} must be writable")
+    if cnp.PyArray_SIZE(arr) == 0:
+        return NULL
+    return cnp.PyArray_DATA(arr)
+
+
+cdef inline int real_type(int kind) noexcept:
+    return cnp.NPY_FLOAT64 if kind else cnp.NPY_FLOAT32
+
+
+cdef inline int64_t length(object a) noexcept:
+    return cnp.PyArray_SIZE(<cnp.ndarray>a)
 
 
 _FORWARD_ALGOS = {"direct": 0, "im2col": 1, "1x1": 2, "winograd": 3}
+_BACKWARD_ALGOS = {"direct": 0, "im2col": 1, "1x1": 2}
 
 
-def conv2d_forward(str algo, int isa, int nthreads, tuple desc, const real[::1] x,
-                   const real[::1] w, const real[::1] bias, bint has_bias, bint relu, real[::1] y):
+def conv2d_forward(str algo, int isa, int nthreads, tuple desc, x, w, bias, bint has_bias, bint relu, y):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_conv_desc d = conv_desc(desc)
     cdef int flags = 1 if relu else 0
     cdef int status = FC_EINVAL
     cdef int which = _FORWARD_ALGOS.get(algo, -1)
-    cdef const real *pb = cptr(bias) if has_bias else NULL
     if which < 0:
         raise ValueError(f"unknown algo {algo!r}")
+    cdef int f64 = real_kind(x, "x"), t = real_type(f64)
+    cdef const void *px = data(x, t, False, "x")
+    cdef const void *pw = data(w, t, False, "w")
+    cdef const void *pb = data(bias, t, False, "bias") if has_bias else NULL
+    cdef void *py = data(y, t, True, "y")
     with nogil:
-        if real is float:
+        if not f64:
             if which == 0:
-                status = fc_conv2d_forward_direct_f32(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+                status = fc_conv2d_forward_direct_f32(&ctx, &d, <const float *>px, <const float *>pw, <const float *>pb, flags, <float *>py)
             elif which == 1:
-                status = fc_conv2d_forward_im2col_f32(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+                status = fc_conv2d_forward_im2col_f32(&ctx, &d, <const float *>px, <const float *>pw, <const float *>pb, flags, <float *>py)
             elif which == 2:
-                status = fc_conv2d_forward_1x1_f32(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+                status = fc_conv2d_forward_1x1_f32(&ctx, &d, <const float *>px, <const float *>pw, <const float *>pb, flags, <float *>py)
             else:
-                status = fc_conv2d_forward_winograd_f32(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+                status = fc_conv2d_forward_winograd_f32(&ctx, &d, <const float *>px, <const float *>pw, <const float *>pb, flags, <float *>py)
         else:
             if which == 0:
-                status = fc_conv2d_forward_direct_f64(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+                status = fc_conv2d_forward_direct_f64(&ctx, &d, <const double *>px, <const double *>pw, <const double *>pb, flags, <double *>py)
             elif which == 1:
-                status = fc_conv2d_forward_im2col_f64(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+                status = fc_conv2d_forward_im2col_f64(&ctx, &d, <const double *>px, <const double *>pw, <const double *>pb, flags, <double *>py)
             elif which == 2:
-                status = fc_conv2d_forward_1x1_f64(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+                status = fc_conv2d_forward_1x1_f64(&ctx, &d, <const double *>px, <const double *>pw, <const double *>pb, flags, <double *>py)
             else:
-                status = fc_conv2d_forward_winograd_f64(&ctx, &d, cptr(x), cptr(w), pb, flags, mptr(y))
+                status = fc_conv2d_forward_winograd_f64(&ctx, &d, <const double *>px, <const double *>pw, <const double *>pb, flags, <double *>py)
     check(status)
 
 
-def conv2d_grad_input(str algo, int isa, int nthreads, tuple desc, const real[::1] grad_y,
-                      const real[::1] w, real[::1] grad_x):
+def conv2d_grad_input(str algo, int isa, int nthreads, tuple desc, grad_y, w, grad_x):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_conv_desc d = conv_desc(desc)
     cdef int status = FC_EINVAL
-    cdef int which = 0 if algo == "direct" else (1 if algo == "im2col" else (2 if algo == "1x1" else -1))
+    cdef int which = _BACKWARD_ALGOS.get(algo, -1)
     if which < 0:
         raise ValueError(f"unknown algo {algo!r}")
+    cdef int f64 = real_kind(grad_y, "grad_y"), t = real_type(f64)
+    cdef const void *pg = data(grad_y, t, False, "grad_y")
+    cdef const void *pw = data(w, t, False, "w")
+    cdef void *px = data(grad_x, t, True, "grad_x")
     with nogil:
-        if real is float:
+        if not f64:
             if which == 0:
-                status = fc_conv2d_grad_input_direct_f32(&ctx, &d, cptr(grad_y), cptr(w), mptr(grad_x))
+                status = fc_conv2d_grad_input_direct_f32(&ctx, &d, <const float *>pg, <const float *>pw, <float *>px)
             elif which == 1:
-                status = fc_conv2d_grad_input_im2col_f32(&ctx, &d, cptr(grad_y), cptr(w), mptr(grad_x))
+                status = fc_conv2d_grad_input_im2col_f32(&ctx, &d, <const float *>pg, <const float *>pw, <float *>px)
             else:
-                status = fc_conv2d_grad_input_1x1_f32(&ctx, &d, cptr(grad_y), cptr(w), mptr(grad_x))
+                status = fc_conv2d_grad_input_1x1_f32(&ctx, &d, <const float *>pg, <const float *>pw, <float *>px)
         else:
             if which == 0:
-                status = fc_conv2d_grad_input_direct_f64(&ctx, &d, cptr(grad_y), cptr(w), mptr(grad_x))
+                status = fc_conv2d_grad_input_direct_f64(&ctx, &d, <const double *>pg, <const double *>pw, <double *>px)
             elif which == 1:
-                status = fc_conv2d_grad_input_im2col_f64(&ctx, &d, cptr(grad_y), cptr(w), mptr(grad_x))
+                status = fc_conv2d_grad_input_im2col_f64(&ctx, &d, <const double *>pg, <const double *>pw, <double *>px)
             else:
-                status = fc_conv2d_grad_input_1x1_f64(&ctx, &d, cptr(grad_y), cptr(w), mptr(grad_x))
+                status = fc_conv2d_grad_input_1x1_f64(&ctx, &d, <const double *>pg, <const double *>pw, <double *>px)
     check(status)
 
 
-def conv2d_grad_weight(str algo, int isa, int nthreads, tuple desc, const real[::1] grad_y,
-                       const real[::1] x, real[::1] grad_w):
+def conv2d_grad_weight(str algo, int isa, int nthreads, tuple desc, grad_y, x, grad_w):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_conv_desc d = conv_desc(desc)
     cdef int status = FC_EINVAL
-    cdef int which = 0 if algo == "direct" else (1 if algo == "im2col" else (2 if algo == "1x1" else -1))
+    cdef int which = _BACKWARD_ALGOS.get(algo, -1)
     if which < 0:
         raise ValueError(f"unknown algo {algo!r}")
+    cdef int f64 = real_kind(grad_y, "grad_y"), t = real_type(f64)
+    cdef const void *pg = data(grad_y, t, False, "grad_y")
+    cdef const void *px = data(x, t, False, "x")
+    cdef void *pw = data(grad_w, t, True, "grad_w")
     with nogil:
-        if real is float:
+        if not f64:
             if which == 0:
-                status = fc_conv2d_grad_weight_direct_f32(&ctx, &d, cptr(grad_y), cptr(x), mptr(grad_w))
+                status = fc_conv2d_grad_weight_direct_f32(&ctx, &d, <const float *>pg, <const float *>px, <float *>pw)
             elif which == 1:
-                status = fc_conv2d_grad_weight_im2col_f32(&ctx, &d, cptr(grad_y), cptr(x), mptr(grad_w))
+                status = fc_conv2d_grad_weight_im2col_f32(&ctx, &d, <const float *>pg, <const float *>px, <float *>pw)
             else:
-                status = fc_conv2d_grad_weight_1x1_f32(&ctx, &d, cptr(grad_y), cptr(x), mptr(grad_w))
+                status = fc_conv2d_grad_weight_1x1_f32(&ctx, &d, <const float *>pg, <const float *>px, <float *>pw)
         else:
             if which == 0:
-                status = fc_conv2d_grad_weight_direct_f64(&ctx, &d, cptr(grad_y), cptr(x), mptr(grad_w))
+                status = fc_conv2d_grad_weight_direct_f64(&ctx, &d, <const double *>pg, <const double *>px, <double *>pw)
             elif which == 1:
-                status = fc_conv2d_grad_weight_im2col_f64(&ctx, &d, cptr(grad_y), cptr(x), mptr(grad_w))
+                status = fc_conv2d_grad_weight_im2col_f64(&ctx, &d, <const double *>pg, <const double *>px, <double *>pw)
             else:
-                status = fc_conv2d_grad_weight_1x1_f64(&ctx, &d, cptr(grad_y), cptr(x), mptr(grad_w))
+                status = fc_conv2d_grad_weight_1x1_f64(&ctx, &d, <const double *>pg, <const double *>px, <double *>pw)
     check(status)
 
 
-def conv2d_grad_bias(int isa, int nthreads, tuple desc, const real[::1] grad_y, real[::1] grad_b):
+def conv2d_grad_bias(int isa, int nthreads, tuple desc, grad_y, grad_b):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_conv_desc d = conv_desc(desc)
     cdef int status
+    cdef int f64 = real_kind(grad_y, "grad_y"), t = real_type(f64)
+    cdef const void *pg = data(grad_y, t, False, "grad_y")
+    cdef void *pb = data(grad_b, t, True, "grad_b")
     with nogil:
-        if real is float:
-            status = fc_conv2d_grad_bias_f32(&ctx, &d, cptr(grad_y), mptr(grad_b))
+        if not f64:
+            status = fc_conv2d_grad_bias_f32(&ctx, &d, <const float *>pg, <float *>pb)
         else:
-            status = fc_conv2d_grad_bias_f64(&ctx, &d, cptr(grad_y), mptr(grad_b))
+            status = fc_conv2d_grad_bias_f64(&ctx, &d, <const double *>pg, <double *>pb)
     check(status)
 
 
-def channel_affine(int isa, int nthreads, int64_t N, int64_t C, int64_t HW, const real[::1] x,
-                   const real[::1] scale, const real[::1] shift, bint relu, real[::1] y):
+def channel_affine(int isa, int nthreads, int64_t N, int64_t C, int64_t HW, x, scale, shift, bint relu, y):
     """y = x * scale[c] + shift[c] (+ ReLU) over N x C planes of HW; empty scale/shift: skipped."""
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef int status
-    if x.shape[0] != N * C * HW or y.shape[0] != x.shape[0]:
+    cdef int f64 = real_kind(x, "x"), t = real_type(f64)
+    cdef const void *px = data(x, t, False, "x")
+    cdef const void *ps = data(scale, t, False, "scale")
+    cdef const void *pt = data(shift, t, False, "shift")
+    cdef void *py = data(y, t, True, "y")
+    if length(x) != N * C * HW or length(y) != length(x):
         raise ValueError("fastconv: channel_affine: x and y must hold N*C*HW elements")
-    if (scale.shape[0] not in (0, C)) or (shift.shape[0] not in (0, C)):
+    if (length(scale) not in (0, C)) or (length(shift) not in (0, C)):
         raise ValueError("fastconv: channel_affine: scale and shift must hold C elements (or none)")
     with nogil:
-        if real is float:
-            status = fc_channel_affine_f32(&ctx, N, C, HW, cptr(x), cptr(scale), cptr(shift), relu, mptr(y))
+        if not f64:
+            status = fc_channel_affine_f32(&ctx, N, C, HW, <const float *>px, <const float *>ps,
+                                           <const float *>pt, relu, <float *>py)
         else:
-            status = fc_channel_affine_f64(&ctx, N, C, HW, cptr(x), cptr(scale), cptr(shift), relu, mptr(y))
+            status = fc_channel_affine_f64(&ctx, N, C, HW, <const double *>px, <const double *>ps,
+                                           <const double *>pt, relu, <double *>py)
     check(status)
 
 
-def relu_backward(int isa, int nthreads, const real[::1] grad, const real[::1] y, real[::1] out):
+def relu_backward(int isa, int nthreads, grad, y, out):
     """out = 0 where y <= 0, else grad (out may be grad)."""
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef int status
-    if y.shape[0] != grad.shape[0] or out.shape[0] != grad.shape[0]:
+    cdef int f64 = real_kind(grad, "grad"), t = real_type(f64)
+    cdef const void *pg = data(grad, t, False, "grad")
+    cdef const void *py = data(y, t, False, "y")
+    cdef void *po = data(out, t, True, "out")
+    cdef int64_t n = length(grad)
+    if length(y) != n or length(out) != n:
         raise ValueError("fastconv: relu_backward: grad, y and out must have the same length")
     with nogil:
-        if real is float:
-            status = fc_relu_backward_f32(&ctx, grad.shape[0], cptr(grad), cptr(y), mptr(out))
+        if not f64:
+            status = fc_relu_backward_f32(&ctx, n, <const float *>pg, <const float *>py, <float *>po)
         else:
-            status = fc_relu_backward_f64(&ctx, grad.shape[0], cptr(grad), cptr(y), mptr(out))
+            status = fc_relu_backward_f64(&ctx, n, <const double *>pg, <const double *>py, <double *>po)
     check(status)
 
 
 # ---- pooling -------------------------------------------------------------------------------
 
-cdef inline int64_t *iptr(int64_t[::1] a) noexcept nogil:
-    return &a[0] if a.shape[0] > 0 else NULL
-
-cdef inline const int64_t *ciptr(const int64_t[::1] a) noexcept nogil:
-    return &a[0] if a.shape[0] > 0 else NULL
-
-
-def max_pool2d_forward(int isa, int nthreads, tuple desc, const real[::1] x, real[::1] y,
-                       int64_t[::1] indices, bint with_indices):
+def max_pool2d_forward(int isa, int nthreads, tuple desc, x, y, indices, bint with_indices):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_pool_desc d = pool_desc(desc)
     cdef int status
-    cdef int64_t *pi = iptr(indices) if with_indices else NULL
+    cdef int f64 = real_kind(x, "x"), t = real_type(f64)
+    cdef const void *px = data(x, t, False, "x")
+    cdef void *py = data(y, t, True, "y")
+    cdef int64_t *pi = <int64_t *>data(indices, cnp.NPY_INT64, True, "indices") if with_indices else NULL
     with nogil:
-        if real is float:
-            status = fc_maxpool2d_forward_f32(&ctx, &d, cptr(x), mptr(y), pi)
+        if not f64:
+            status = fc_maxpool2d_forward_f32(&ctx, &d, <const float *>px, <float *>py, pi)
         else:
-            status = fc_maxpool2d_forward_f64(&ctx, &d, cptr(x), mptr(y), pi)
+            status = fc_maxpool2d_forward_f64(&ctx, &d, <const double *>px, <double *>py, pi)
     check(status)
 
 
-def max_pool2d_backward(int isa, int nthreads, tuple desc, const real[::1] grad_y,
-                        const int64_t[::1] indices, real[::1] grad_x):
+def max_pool2d_backward(int isa, int nthreads, tuple desc, grad_y, indices, grad_x):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_pool_desc d = pool_desc(desc)
     cdef int status
+    cdef int f64 = real_kind(grad_y, "grad_y"), t = real_type(f64)
+    cdef const void *pg = data(grad_y, t, False, "grad_y")
+    cdef const int64_t *pi = <const int64_t *>data(indices, cnp.NPY_INT64, False, "indices")
+    cdef void *px = data(grad_x, t, True, "grad_x")
     with nogil:
-        if real is float:
-            status = fc_maxpool2d_backward_f32(&ctx, &d, cptr(grad_y), ciptr(indices), mptr(grad_x))
+        if not f64:
+            status = fc_maxpool2d_backward_f32(&ctx, &d, <const float *>pg, pi, <float *>px)
         else:
-            status = fc_maxpool2d_backward_f64(&ctx, &d, cptr(grad_y), ciptr(indices), mptr(grad_x))
+            status = fc_maxpool2d_backward_f64(&ctx, &d, <const double *>pg, pi, <double *>px)
     check(status)
 
 
-def avg_pool2d_forward(int isa, int nthreads, tuple desc, bint count_include_pad,
-                       const real[::1] x, real[::1] y):
+def avg_pool2d_forward(int isa, int nthreads, tuple desc, bint count_include_pad, x, y):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_pool_desc d = pool_desc(desc)
     cdef int status
+    cdef int f64 = real_kind(x, "x"), t = real_type(f64)
+    cdef const void *px = data(x, t, False, "x")
+    cdef void *py = data(y, t, True, "y")
     with nogil:
-        if real is float:
-            status = fc_avgpool2d_forward_f32(&ctx, &d, count_include_pad, cptr(x), mptr(y))
+        if not f64:
+            status = fc_avgpool2d_forward_f32(&ctx, &d, count_include_pad, <const float *>px, <float *>py)
         else:
-            status = fc_avgpool2d_forward_f64(&ctx, &d, count_include_pad, cptr(x), mptr(y))
+            status = fc_avgpool2d_forward_f64(&ctx, &d, count_include_pad, <const double *>px, <double *>py)
     check(status)
 
 
-def avg_pool2d_backward(int isa, int nthreads, tuple desc, bint count_include_pad,
-                        const real[::1] grad_y, real[::1] grad_x):
+def avg_pool2d_backward(int isa, int nthreads, tuple desc, bint count_include_pad, grad_y, grad_x):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_pool_desc d = pool_desc(desc)
     cdef int status
+    cdef int f64 = real_kind(grad_y, "grad_y"), t = real_type(f64)
+    cdef const void *pg = data(grad_y, t, False, "grad_y")
+    cdef void *px = data(grad_x, t, True, "grad_x")
     with nogil:
-        if real is float:
-            status = fc_avgpool2d_backward_f32(&ctx, &d, count_include_pad, cptr(grad_y), mptr(grad_x))
+        if not f64:
+            status = fc_avgpool2d_backward_f32(&ctx, &d, count_include_pad, <const float *>pg, <float *>px)
         else:
-            status = fc_avgpool2d_backward_f64(&ctx, &d, count_include_pad, cptr(grad_y), mptr(grad_x))
+            status = fc_avgpool2d_backward_f64(&ctx, &d, count_include_pad, <const double *>pg, <double *>px)
     check(status)
 
 
-def adaptive_avg_pool2d_forward(int isa, int nthreads, tuple desc, const real[::1] x, real[::1] y):
+def adaptive_avg_pool2d_forward(int isa, int nthreads, tuple desc, x, y):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_pool_desc d = pool_desc(desc)
     cdef int status
+    cdef int f64 = real_kind(x, "x"), t = real_type(f64)
+    cdef const void *px = data(x, t, False, "x")
+    cdef void *py = data(y, t, True, "y")
     with nogil:
-        if real is float:
-            status = fc_adaptive_avgpool2d_forward_f32(&ctx, &d, cptr(x), mptr(y))
+        if not f64:
+            status = fc_adaptive_avgpool2d_forward_f32(&ctx, &d, <const float *>px, <float *>py)
         else:
-            status = fc_adaptive_avgpool2d_forward_f64(&ctx, &d, cptr(x), mptr(y))
+            status = fc_adaptive_avgpool2d_forward_f64(&ctx, &d, <const double *>px, <double *>py)
     check(status)
 
 
-def adaptive_avg_pool2d_backward(int isa, int nthreads, tuple desc, const real[::1] grad_y,
-                                 real[::1] grad_x):
+def adaptive_avg_pool2d_backward(int isa, int nthreads, tuple desc, grad_y, grad_x):
     cdef fc_ctx ctx = make_ctx(isa, nthreads)
     cdef fc_pool_desc d = pool_desc(desc)
     cdef int status
+    cdef int f64 = real_kind(grad_y, "grad_y"), t = real_type(f64)
+    cdef const void *pg = data(grad_y, t, False, "grad_y")
+    cdef void *px = data(grad_x, t, True, "grad_x")
     with nogil:
-        if real is float:
-            status = fc_adaptive_avgpool2d_backward_f32(&ctx, &d, cptr(grad_y), mptr(grad_x))
+        if not f64:
+            status = fc_adaptive_avgpool2d_backward_f32(&ctx, &d, <const float *>pg, <float *>px)
         else:
-            status = fc_adaptive_avgpool2d_backward_f64(&ctx, &d, cptr(grad_y), mptr(grad_x))
+            status = fc_adaptive_avgpool2d_backward_f64(&ctx, &d, <const double *>pg, <double *>px)
     check(status)

@@ -252,7 +252,34 @@ def pool_output_size(size, kernel, stride, padding, ceil_mode=False):
     return out
 
 
+def _plain_size(v):
+    """None, an int or a pair of ints, exactly: such arguments can key a cache (a float, a bool or
+    a NumPy integer compares equal to an int and must still go through pair()'s checks)."""
+    return v is None or type(v) is int or (type(v) is tuple and len(v) == 2 and type(v[0]) is int
+                                           and type(v[1]) is int)
+
+
+_POOL_ARGS_CACHE = {}
+_POOL_ARGS_CACHE_SIZE = 256
+
+
 def _pool_args(x_shape, kernel_size, stride, padding, ceil_mode, x_name="x"):
+    """The fc_pool_desc tuple, from a small cache when the arguments are plain ints (their checks
+    cost ~1 us a call, as much as a small late pooling layer's work split over two threads)."""
+    plain = (type(x_shape) is tuple and _plain_size(kernel_size) and _plain_size(stride)
+             and _plain_size(padding) and type(ceil_mode) is bool)
+    key = (x_shape, kernel_size, stride, padding, ceil_mode, x_name) if plain else None
+    if key is not None:
+        desc = _POOL_ARGS_CACHE.get(key)
+        if desc is not None:
+            return desc
+    desc = _pool_args_checked(x_shape, kernel_size, stride, padding, ceil_mode, x_name)
+    if key is not None and len(_POOL_ARGS_CACHE) < _POOL_ARGS_CACHE_SIZE:
+        _POOL_ARGS_CACHE[key] = desc
+    return desc
+
+
+def _pool_args_checked(x_shape, kernel_size, stride, padding, ceil_mode, x_name):
     kh, kw = pair(kernel_size, "kernel_size", minimum=1)
     sh, sw = pair(stride if stride is not None else (kh, kw), "stride", minimum=1)
     ph, pw = pair(padding, "padding", minimum=0)

@@ -301,6 +301,36 @@ def test_kernel_refuses_overflowing_sizes():
         _ext.conv2d_grad_bias(0, 1, desc, buf, buf)
 
 
+def test_bindings_refuse_arrays_the_kernels_cannot_take():
+    """The bindings hand raw data pointers to C: a wrong or mixed dtype, a strided or misaligned
+    view, a read-only output or a non-array is refused before any C code runs."""
+    desc = _desc(N=1, C=1, H=4, W=4, K=1, R=1, S=1, ph=0, pw=0, P=4, Q=4)
+    f32 = np.zeros(16, np.float32)
+    read_only = np.zeros(16, np.float32)
+    read_only.flags.writeable = False
+    misaligned = np.frombuffer(np.zeros(65, np.uint8).data, np.float32, 16, offset=1)
+    bad = [
+        ((f32, f32, f32, False, False, np.zeros(16)), TypeError),            # float32 in, float64 out
+        ((f32.astype(np.int32), f32, f32, False, False, f32), TypeError),    # not a float array
+        ((list(f32), f32, f32, False, False, f32), TypeError),               # not an array at all
+        ((np.zeros(32, np.float32)[::2], f32, f32, False, False, f32), ValueError),   # strided
+        ((misaligned, f32, f32, False, False, f32), ValueError),
+        ((f32, f32, f32, False, False, read_only), ValueError),              # output not writable
+    ]
+    for args, error in bad:
+        with pytest.raises(error):
+            _ext.conv2d_forward("direct", 0, 1, desc, *args)
+    pool = (1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2)
+    with pytest.raises(TypeError):   # indices must be int64
+        _ext.max_pool2d_forward(0, 1, pool, f32, np.zeros(4, np.float32), np.zeros(4, np.int32), True)
+    with pytest.raises(ValueError):
+        _ext.max_pool2d_backward(0, 1, pool, np.zeros(4, np.float32), np.zeros(4, np.int64), read_only)
+    # read-only inputs are fine
+    y = np.zeros(16, np.float32)
+    _ext.conv2d_forward("direct", 0, 1, desc, read_only, np.ones(1, np.float32), f32, False, False, y)
+    np.testing.assert_array_equal(y, read_only)
+
+
 def test_1x1_kernel_refuses_other_shapes():
     buf = np.zeros(4096)
     with pytest.raises(ValueError):

@@ -190,6 +190,24 @@ def test_ceil_mode_output_sizes():
         assert F.avg_pool2d(x, k, s, p, ceil_mode=True).shape[2:] == (want, want), (H, k, s, p)
 
 
+def test_cached_pooling_arguments_still_checked():
+    """Plain-int pooling arguments are remembered per input shape; arguments that merely compare
+    equal to cached ones (a float, a NumPy integer, a bool) still meet the full checks."""
+    x = np.zeros((1, 2, 6, 6), np.float32)
+    assert F.max_pool2d(x, 2, 2).shape == (1, 2, 3, 3)
+    assert F.max_pool2d(x, 2, 2).shape == (1, 2, 3, 3)   # from the cache
+    with pytest.raises(TypeError):
+        F.max_pool2d(x, 2.0, 2)
+    with pytest.raises(TypeError):
+        F.max_pool2d(x, 2, 2, ceil_mode=1)
+    for _ in range(2):   # padding more than half the window: refused every time
+        with pytest.raises(ValueError):
+            F.max_pool2d(x, 2, 2, 2)
+    assert F.max_pool2d(x, np.int64(2), (2, 2)).shape == (1, 2, 3, 3)
+    assert F.max_pool2d(x, 3, 2, 1, ceil_mode=True).shape == (1, 2, 4, 4)   # ceil_mode is in the key
+    assert F.max_pool2d(x, 3, 2, 1).shape == (1, 2, 3, 3)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_empty_batch_and_channels(config, dtype):
     for shape in [(0, 3, 8, 8), (2, 0, 8, 8)]:
