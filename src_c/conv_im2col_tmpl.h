@@ -12,12 +12,12 @@
  * are zeroed, and the rows above or below the image. A 7x7 layer's col rows then cost a
  * vector copy instead of 7 short runs with their bounds (3-4x faster im2col).            */
 static void FC_NAME(im2col_tile_same)(const fc_conv_desc *d, const FC_T *x_n, int64_t c0, int64_t c1,
-                                      int64_t p0, int64_t p1, FC_T *col, int64_t ld)
+                                      int64_t r0, int64_t r1, int64_t p0, int64_t p1, FC_T *col, int64_t ld)
 {
     const int64_t H = d->H, W = d->W, R = d->R, S = d->S, ph = d->pad_h, pw = d->pad_w;
     for (int64_t c = c0; c < c1; c++) {
         const FC_T *xc = x_n + c * H * W;
-        for (int64_t r = 0; r < R; r++) {
+        for (int64_t r = r0; r < r1; r++) {
             /* output rows whose input row p + r - ph is inside [0, H) */
             const int64_t pa = fc_max64(p0, ph - r), pb = fc_min64(p1, H + ph - r);
             for (int64_t s = 0; s < S; s++) {
@@ -43,19 +43,20 @@ static void FC_NAME(im2col_tile_same)(const fc_conv_desc *d, const FC_T *x_n, in
     }
 }
 
+/* kernel rows [r0, r1) of channels [c0, c1) (col rows of other kernel rows are not written) */
 static void FC_NAME(im2col_tile)(const fc_conv_desc *d, const FC_T *x_n, int64_t c0, int64_t c1,
-                                 int64_t t0, int64_t nt, FC_T *col, int64_t ld)
+                                 int64_t r0, int64_t r1, int64_t t0, int64_t nt, FC_T *col, int64_t ld)
 {
     const int64_t H = d->H, W = d->W, R = d->R, S = d->S, Q = d->Q;
     const int64_t sh = d->stride_h, sw = d->stride_w, ph = d->pad_h, pw = d->pad_w;
     const int64_t p0 = t0 / Q, q0 = t0 % Q;
     if (sh == 1 && sw == 1 && Q == W && q0 == 0 && nt % Q == 0) {
-        FC_NAME(im2col_tile_same)(d, x_n, c0, c1, p0, p0 + nt / Q, col, ld);
+        FC_NAME(im2col_tile_same)(d, x_n, c0, c1, r0, r1, p0, p0 + nt / Q, col, ld);
         return;
     }
     for (int64_t c = c0; c < c1; c++) {
         const FC_T *xc = x_n + c * H * W;
-        for (int64_t r = 0; r < R; r++) {
+        for (int64_t r = r0; r < r1; r++) {
             for (int64_t s = 0; s < S; s++) {
                 FC_T *row = col + (((c - c0) * R + r) * S + s) * ld;
                 int64_t full_lo, full_hi;
@@ -89,16 +90,34 @@ static void FC_NAME(im2col_tile)(const fc_conv_desc *d, const FC_T *x_n, int64_t
     }
 }
 
-/* The adjoint of im2col_tile: gx_n[c, h, w] += col[...][j] over the same positions. */
+/* A whole tile (row stride tn) with the threads splitting its (channel, kernel row) pieces:
+ * by channels alone, a 3-channel stem's tile went 2:1 over two threads.                   */
+static void FC_NAME(im2col_tile_threaded)(int nthr, const fc_conv_desc *d, const FC_T *x_n, int64_t t0,
+                                          int64_t tn, FC_T *col)
+{
+    const int64_t C = d->C, R = d->R, per_c = R * d->S * tn;
+    (void)nthr;
+    FC_PRAGMA_OMP_FOR(nthr, C * R > 1 && C * per_c > 16384)
+    for (int64_t cr = 0; cr < C * R; cr++) {
+        const int64_t c = cr / R, r = cr % R;
+        FC_NAME(im2col_tile)(d, x_n, c, c + 1, r, r + 1, t0, tn, col + c * per_c, tn);
+    }
+}
+
+/* The adjoint of im2col_tile: gx_n[c, h, w] += col[...][j] over the same positions, for the
+ * kernel rows r = r_first, r_first + r_step, ... (all of them: 0, 1). Kernel rows of different
+ * residues mod stride_h reach disjoint rows h of grad_x, so those can go to different threads;
+ * each element still receives its terms in ascending r, the same sum whatever the split.  */
 static void FC_NAME(col2im_tile)(const fc_conv_desc *d, const FC_T *col, int64_t ld, int64_t c0,
-                                 int64_t c1, int64_t t0, int64_t nt, FC_T *gx_n)
+                                 int64_t c1, int64_t r_first, int64_t r_step, int64_t t0, int64_t nt,
+                                 FC_T *gx_n)
 {
     const int64_t H = d->H, W = d->W, R = d->R, S = d->S, Q = d->Q;
     const int64_t sh = d->stride_h, sw = d->stride_w, ph = d->pad_h, pw = d->pad_w;
     const int64_t p0 = t0 / Q, q0 = t0 % Q;
     for (int64_t c = c0; c < c1; c++) {
         FC_T *gc = gx_n + c * H * W;
-        for (int64_t r = 0; r < R; r++) {
+        for (int64_t r = r_first; r < R; r += r_step) {
             for (int64_t s = 0; s < S; s++) {
                 const FC_T *row = col + (((c - c0) * R + r) * S + s) * ld;
                 int64_t full_lo, full_hi;
@@ -203,7 +222,7 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
             int64_t ldb;
             if (im2col) {
                 FC_T *col = ws + (int64_t)FC_OMP_THREAD_NUM() * crs * T;
-                FC_NAME(im2col_tile)(d, x + n * sz.x / N, 0, d->C, t0, tn, col, tn);
+                FC_NAME(im2col_tile)(d, x + n * sz.x / N, 0, d->C, 0, d->R, t0, tn, col, tn);
                 b = col;
                 ldb = tn;
             } else {
@@ -224,10 +243,7 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
             const FC_T *b;
             int64_t ldb;
             if (im2col) {
-                const int64_t C = d->C, per_c = sz.rs * tn;
-                FC_PRAGMA_OMP_FOR(nthr, C > 1 && crs * tn > 16384)
-                for (int64_t c = 0; c < C; c++)
-                    FC_NAME(im2col_tile)(d, x + n * sz.x / N, c, c + 1, t0, tn, ws + c * per_c, tn);
+                FC_NAME(im2col_tile_threaded)(nthr, d, x + n * sz.x / N, t0, tn, ws);
                 b = ws;
                 ldb = tn;
             } else {
@@ -284,7 +300,7 @@ int FC_NAME(fc_conv2d_grad_input_im2col)(const fc_ctx *ctx, const fc_conv_desc *
                     FC_PRAGMA_OMP_CRITICAL
                     err = s2;
                 }
-                FC_NAME(col2im_tile)(d, col, tn, 0, C, t0, tn, grad_x + n * C * sz.hw);
+                FC_NAME(col2im_tile)(d, col, tn, 0, C, 0, 1, t0, tn, grad_x + n * C * sz.hw);
             }
         }
     } else {
@@ -293,11 +309,15 @@ int FC_NAME(fc_conv2d_grad_input_im2col)(const fc_ctx *ctx, const fc_conv_desc *
                 const int64_t t0 = ti * T, tn = fc_min64(T, pq - t0);
                 err = FC_GEMM(ctx, 1, 0, crs, tn, K, 1, w, crs, grad_y + n * K * pq + t0, pq, 0,
                               ws, tn);
-                const int64_t per_c = sz.rs * tn;
-                FC_PRAGMA_OMP_FOR(nthr, C > 1 && crs * tn > 16384)
-                for (int64_t c = 0; c < C; c++)
-                    FC_NAME(col2im_tile)(d, ws + c * per_c, tn, c, c + 1, t0, tn,
+                /* channels x residues of the kernel rows mod the stride (disjoint grad_x
+                 * rows): a 7x7/2 stem's 3 channels make 6 pieces, not a 2:1 split */
+                const int64_t per_c = sz.rs * tn, nres = fc_min64(d->stride_h, d->R);
+                FC_PRAGMA_OMP_FOR(nthr, C * nres > 1 && crs * tn > 16384)
+                for (int64_t cr = 0; cr < C * nres; cr++) {
+                    const int64_t c = cr / nres, res = cr % nres;
+                    FC_NAME(col2im_tile)(d, ws + c * per_c, tn, c, c + 1, res, nres, t0, tn,
                                          grad_x + n * C * sz.hw);
+                }
             }
         }
     }
@@ -343,11 +363,8 @@ int FC_NAME(fc_conv2d_grad_weight_im2col)(const fc_ctx *ctx, const fc_conv_desc 
     for (int64_t n = 0; n < N && err == FC_OK; n++) {
         for (int64_t ti = 0; ti < ntile && err == FC_OK; ti++) {
             const int64_t t0 = ti * T, tn = fc_min64(T, pq - t0);
-            const int64_t per_c = sz.rs * tn;
             const FC_T beta = (n == 0 && ti == 0) ? 0 : 1;
-            FC_PRAGMA_OMP_FOR(nthr, C > 1 && crs * tn > 16384)
-            for (int64_t c = 0; c < C; c++)
-                FC_NAME(im2col_tile)(d, x + n * C * sz.hw, c, c + 1, t0, tn, ws + c * per_c, tn);
+            FC_NAME(im2col_tile_threaded)(nthr, d, x + n * C * sz.hw, t0, tn, ws);
             if (swap)
                 err = FC_GEMM(ctx, 0, 1, crs, K, tn, 1, ws, tn, grad_y + n * K * pq + t0, pq, beta,
                               gwt, K);

@@ -243,6 +243,23 @@ def test_deterministic_for_a_thread_count(config, algo):
         assert np.array_equal(a, b2)
 
 
+def test_im2col_stem_like_layer_same_bits_on_one_and_two_threads(config):
+    """A batch-1 7x7/2 layer on 3 channels: the threads split the im2col tile by (channel, kernel
+    row) and col2im by (channel, kernel-row residue mod the stride), which reach disjoint rows
+    of grad_x; every element still sums its terms in the same order, so 1 thread == 2 threads."""
+    x, w, b = _case((1, 3, 64, 60), (16, 7, 7), np.float32, seed=25)
+    gy = randn(F.conv2d(x, w, b, 2, 3).shape, np.float32, seed=26)
+    runs = []
+    for threads in (1, 2):
+        config(threads=threads)
+        runs.append([F.conv2d(x, w, b, 2, 3, algo="im2col"), *F.conv2d_backward(gy, x, w, 2, 3, algo="im2col")])
+    for one, two in zip(*runs):
+        np.testing.assert_array_equal(one, two)
+    gx_ref, gw_ref, _ = reference.conv2d_backward(gy, x, w, 2, 3)
+    assert_close(runs[1][1], gx_ref)
+    assert_close(runs[1][2], gw_ref)
+
+
 def test_direct_does_not_depend_on_thread_count(config):
     """Direct kernels own their outputs per job and sum in a fixed order: 1 thread == 2 threads."""
     x, w, b = _case((2, 8, 13, 21), (10, 3, 3), np.float32, seed=23)
