@@ -34,10 +34,11 @@ typedef struct {
     int64_t n[FC_WINO_LANES], p0[FC_WINO_LANES], q0[FC_WINO_LANES];
 } fc_wino_group;
 
-/* Input transform of every channel of a group: v[xi*ld_xi + c*ld_c + l] = (B^T d_{l,c} B)[xi]
- * for c < d->C, l < g->cnt (lanes past cnt are not written).                                 */
+/* Input transform of channels [c0, c1) of a group: v[xi*ld_xi + c*ld_c + l] = (B^T d_{l,c} B)[xi]
+ * for c0 <= c < c1, l < g->cnt (lanes past cnt are not written).                             */
 #define FC_WINO_IN_ARGS(T) \
-    (const fc_conv_desc *d, const fc_wino_group *g, const T *x, T *v, int64_t ld_xi, int64_t ld_c)
+    (const fc_conv_desc *d, const fc_wino_group *g, const T *x, int64_t c0, int64_t c1, T *v, \
+     int64_t ld_xi, int64_t ld_c)
 FC_DECLARE_ISA(void, fc_wino_input_f32, FC_WINO_IN_ARGS(float));
 FC_DECLARE_ISA(void, fc_wino_input_f64, FC_WINO_IN_ARGS(double));
 

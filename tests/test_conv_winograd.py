@@ -91,8 +91,10 @@ def test_agrees_with_direct_and_relu_keeps_nan():
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_threads_bit_identical(config, isa, dtype):
-    # batch 1 with few tiles exercises the output-channel split, batch 3 the tile blocks
-    for (N, C, H, W, K) in [(1, 64, 14, 14, 96), (3, 17, 40, 36, 24)]:
+    # batch 1 with few tiles exercises the output-channel split (the threads first fill one
+    # shared V, each a range of input channels), batch 3 the tile blocks, and 4 images of 28x28
+    # with 40 channels three tile blocks under the channel split, blocks spanning images
+    for (N, C, H, W, K) in [(1, 64, 14, 14, 96), (3, 17, 40, 36, 24), (4, 40, 28, 28, 48)]:
         x, w, b = _case_arrays(N, C, H, W, K, True, dtype, seed=3)
         config(isa_name=isa, threads=1)
         y1 = F.conv2d(x, w, b, padding=1, algo="winograd")

@@ -103,7 +103,7 @@ static inline void WN(wino_input_store)(const FC_T *patch, int cnt, FC_T *vc, in
 
 /* input transform of a row run: stage the 6 input rows (zero padded), deinterleave by 4 */
 static void WN(wino_input_row)(const fc_conv_desc *d, const fc_wino_group *g, const FC_T *x,
-                               FC_T *v, int64_t ld_xi, int64_t ld_c)
+                               int64_t c0, int64_t c1, FC_T *v, int64_t ld_xi, int64_t ld_c)
 {
     enum { SPAN = FC_WINO_ROW_SPAN };
     const int64_t C = d->C, H = d->H, W = d->W, hw = H * W;
@@ -115,7 +115,7 @@ static void WN(wino_input_row)(const fc_conv_desc *d, const fc_wino_group *g, co
     FC_T patch[FC_WINO_A * FC_WINO_A * WL];
     for (int i = 0; i < FC_WINO_A * SPAN; i++) stage[i] = 0;
     const FC_T *img = x + g->n[0] * C * hw;
-    for (int64_t c = 0; c < C; c++) {
+    for (int64_t c = c0; c < c1; c++) {
         const FC_T *plane = img + c * hw;
         for (int i = 0; i < FC_WINO_A; i++) {
             const int64_t h = h0 + i;
@@ -154,7 +154,7 @@ void WK(fc_wino_input) FC_WINO_IN_ARGS(FC_T)
     const int64_t C = d->C, H = d->H, W = d->W, hw = H * W;
     const int cnt = g->cnt;
     if (g->row_run) {
-        WN(wino_input_row)(d, g, x, v, ld_xi, ld_c);
+        WN(wino_input_row)(d, g, x, c0, c1, v, ld_xi, ld_c);
         return;
     }
     /* patch[i][j][l]: the 6x6 input patch of lane l's tile */
@@ -163,7 +163,7 @@ void WK(fc_wino_input) FC_WINO_IN_ARGS(FC_T)
     for (int i = 0; i < FC_WINO_A * FC_WINO_A * WL; i++) patch[i] = 0;   /* idle lanes: zeros */
     for (int l = 0; l < cnt && g->in_inside; l++)   /* patch corners, inside x */
         base[l] = x + g->n[l] * C * hw + (g->p0[l] - d->pad_h) * W + (g->q0[l] - d->pad_w);
-    for (int64_t c = 0; c < C; c++) {
+    for (int64_t c = c0; c < c1; c++) {
         const int64_t co = c * hw;
         if (g->in_inside) {
             for (int l = 0; l < cnt; l++) {
