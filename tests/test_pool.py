@@ -32,6 +32,9 @@ GRID = [
     ((2, 2, 8, 40), 3, 2, 1, False),          # 20 outputs a row: a full vector and a remainder
     ((1, 3, 7, 37), 2, 2, 0, True),
     ((2, 3, 14, 14), 2, 2, 0, False),         # 7 outputs a row: two rows per vector
+    ((1, 3, 6, 9), 2, 2, 0, False),           # 2x2/2 on small rows, an odd count of them, odd width
+    ((3, 1, 2, 16), 2, 2, 0, False),          # one output row a plane, 8 outputs: a full half
+    ((8, 4, 4, 6), 2, 2, 0, False),           # 2x2/2, enough planes for whole planes per thread
     ((1, 2, 15, 9), 3, 2, 1, False),          # two rows per vector, clipped top and bottom rows
     ((1, 2, 17, 17), 3, 2, 1, True),
     ((1, 1, 7, 1100), 3, 2, 1, False),        # rows wider than the SIMD row cache's chunk

@@ -219,6 +219,47 @@ PK_INLINE void PK(pair_rows)(const fc_pool_desc *d, const T *x, int64_t bound, i
     }
 }
 
+/* 2x2 windows, stride 2, no padding, H = 2P, whole rows of at most LANES / 2 outputs (VGG's
+ * last 14x14 -> 7x7 pooling): output row R of the planes, counted across planes, reads input
+ * rows 2R and 2R + 1 of the same flat array, so the rows go two a vector in one plain loop
+ * (the general pairing logic cost twice the vector work here). Same loads, same update order
+ * and same lane layout as pair_rows, hence the same values and indices.                   */
+PK_INLINE void PK(small_2x2)(const fc_pool_desc *d, const T *x, int64_t nplanes, T *y, int64_t *idx,
+                             I lane_col)
+{
+    const int64_t W = d->W, P = d->P, Q = d->Q, rows = nplanes * P, bound = nplanes * d->H * d->W;
+    const int64_t need = 2 * Q;
+    const I cols = PK(iadd)(lane_col, PK(upper_half)(-(LANES / 2) * 2));   /* 2q in each half */
+    const I e0 = PK(iset)(0), e1 = PK(iset)(1), e2 = PK(iset)(W), e3 = PK(iset)(W + 1);
+    int64_t R = 0, p = 0;   /* p: R's row within its plane */
+    for (; R + 1 < rows; R += 2) {
+        const int64_t o1 = R * 2 * W, o2 = o1 + 2 * W;
+        const V ta = PK(vec)(x + o1, o1, bound, need, 0), tb = PK(vec)(x + o2, o2, bound, need, 0);
+        const V ba = PK(vec)(x + o1 + W, o1 + W, bound, need, 0);
+        const V bb = PK(vec)(x + o2 + W, o2 + W, bound, need, 0);
+        V best = PK(even)(ta, tb);
+        I at = e0;
+        PK(update)(&best, &at, PK(odd)(ta, tb), e1);
+        PK(update)(&best, &at, PK(even)(ba, bb), e2);
+        PK(update)(&best, &at, PK(odd)(ba, bb), e3);
+        best = PK(fix_v)(best);
+        PK(storen)(y + R * Q, best, Q);
+        PK(storen)(y + (R + 1) * Q, PK(upper_v)(best), Q);
+        const int64_t p2 = p + 1 < P ? p + 1 : 0;
+        if (idx) {
+            const I rowoff = PK(iadd)(PK(iset)(2 * p * W), PK(upper_half)(2 * (p2 - p) * W));
+            at = PK(iadd)(PK(fix_i)(at), PK(iadd)(cols, rowoff));
+            PK(store_idxn)(idx + R * Q, at, Q);
+            PK(store_idxn)(idx + (R + 1) * Q, PK(upper_i)(at), Q);
+        }
+        p = p2 + 1 < P ? p2 + 1 : 0;
+    }
+    if (R < rows) {   /* an odd count of rows: the last one alone */
+        const int64_t c = R / P, HW = d->H * d->W, PQ = P * Q;
+        PK(rows_one)(d, x + c * HW, p, p + 1, 0, Q, y + c * PQ, idx ? idx + c * PQ : NULL, 2, 2, lane_col);
+    }
+}
+
 /* output rows [pa, pb) of nplanes planes, columns [q0, q0 + nq); kw and sw are constants in
  * the specialised instances below, so the window loops unroll */
 PK_INLINE void PK(planes)(const fc_pool_desc *d, const T *x, int64_t nplanes, int64_t pa, int64_t pb,
@@ -229,6 +270,11 @@ PK_INLINE void PK(planes)(const fc_pool_desc *d, const T *x, int64_t nplanes, in
     if (!(sw == 2 && 2 * nq <= LANES)) {
         for (int64_t c = 0; c < nplanes; ++c)
             PK(rows_one)(d, x + c * HW, pa, pb, q0, nq, y + c * PQ, idx ? idx + c * PQ : NULL, kw, sw, lane_col);
+        return;
+    }
+    if (kw == 2 && d->kh == 2 && d->stride_h == 2 && d->pad_h == 0 && d->pad_w == 0 && d->H == 2 * d->P &&
+        q0 == 0 && nq == d->Q && pa == 0 && pb == d->P) {
+        PK(small_2x2)(d, x, nplanes, y, idx, lane_col);
         return;
     }
     /* small maps: output rows whose windows are full height go two a vector, paired in order
