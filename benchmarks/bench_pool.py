@@ -11,7 +11,6 @@ grad_x. GB/s = those bytes / best time goes in extra_info["gbps"]. The machine i
 noisy: compare rows of one run, never absolute times across runs.
 """
 import argparse
-import time
 
 import numpy as np
 import pytest
@@ -148,26 +147,22 @@ def test_pool_backward(benchmark, name, impl):
 
 
 # ---- a table in one run, interleaving implementations so they see the same machine --------
-
-def _best_interleaved(fns, reps):
-    for f in fns:
-        f()
-    best = [float("inf")] * len(fns)
-    for _ in range(reps):
-        for i, f in enumerate(fns):
-            t = time.perf_counter()
-            f()
-            best[i] = min(best[i], time.perf_counter() - t)
-    return best
-
+# fastconv._bench_util.time_interleaved, as `fastconv bench` uses: rounds that each start with a
+# different implementation, best call kept, and a pause after torch's calls. Alternating call by
+# call with no pause had each library run while the other's idle OpenMP workers still spun on
+# the second core (torch ships its own OpenMP runtime), which skewed the ratios both ways.
 
 def main(argv=None):
+    from fastconv._bench_util import time_interleaved
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=fastconv.get_num_threads())
-    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--min-time", type=float, default=0.3, help="seconds of calls per implementation and row")
     ap.add_argument("-k", default="", help="only layers whose name contains this")
     args = ap.parse_args(argv)
     fastconv.set_num_threads(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
     impls = [i for i in ("fastconv", "torch", "torch-channels-last") if i in impls_for()]
     print(f"threads {args.threads}, isa {fastconv.get_isa()}; GB/s (x: time ratio torch / fastconv)")
     for name in LAYERS:
@@ -175,30 +170,15 @@ def main(argv=None):
             continue
         passes = [("fwd", forward_fn)] + ([("bwd", backward_fn)] if LAYERS[name][0] == "max" else [])
         for label, make in passes:
-            made = []
-            for impl in impls:
-                with _Config(impl):
-                    made.append(make(impl, name))
-            reps = [args.reps if i != "torch" else max(2, args.reps // 10) for i in impls]
-            best = _mixed(made, impls, reps)
+            made = {impl: make(impl, name) for impl in impls}
+            best, _ = time_interleaved({impl: fn for impl, (fn, _) in made.items()}, args.rounds,
+                                       args.min_time, settle_after=("torch", "torch-channels-last"))
             cells = []
-            for impl, (fn, nbytes), t in zip(impls, made, best):
-                ratio = "" if impl == "fastconv" else f" (x{t / best[0]:.2f})"
+            for impl in impls:
+                t, nbytes = best[impl], made[impl][1]
+                ratio = "" if impl == "fastconv" else f" (x{t / best['fastconv']:.2f})"
                 cells.append(f"{impl} {nbytes / t * 1e-9:6.1f}{ratio}")
             print(f"{name:22s} {label}: " + " | ".join(cells))
-
-
-def _mixed(made, impls, reps):
-    """torch's NCHW path is slow: time it fewer times, the others interleaved."""
-    fast = [i for i, impl in enumerate(impls) if impl != "torch"]
-    best = [float("inf")] * len(impls)
-    fb = _best_interleaved([made[i][0] for i in fast], max(reps[i] for i in fast))
-    for i, b in zip(fast, fb):
-        best[i] = b
-    for i, impl in enumerate(impls):
-        if impl == "torch":
-            best[i] = _best_interleaved([made[i][0]], reps[i])[0]
-    return best
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ GRID = [
     ((1, 3, 6, 9), 2, 2, 0, False),           # 2x2/2 on small rows, an odd count of them, odd width
     ((3, 1, 2, 16), 2, 2, 0, False),          # one output row a plane, 8 outputs: a full half
     ((8, 4, 4, 6), 2, 2, 0, False),           # 2x2/2, enough planes for whole planes per thread
+    ((2, 3, 8, 40), 2, 2, 0, False),          # 2x2/2, 20 outputs a row: a full vector and a remainder
+    ((1, 5, 6, 37), 2, 2, 0, False),          # 2x2/2, 18 outputs a row, odd width (last column unread)
     ((1, 2, 15, 9), 3, 2, 1, False),          # two rows per vector, clipped top and bottom rows
     ((1, 2, 17, 17), 3, 2, 1, True),
     ((1, 1, 7, 1100), 3, 2, 1, False),        # rows wider than the SIMD row cache's chunk

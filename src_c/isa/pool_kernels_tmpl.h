@@ -260,6 +260,36 @@ PK_INLINE void PK(small_2x2)(const fc_pool_desc *d, const T *x, int64_t nplanes,
     }
 }
 
+/* The same 2x2/2 case with wider rows (VGG's other pooling layers): one output row at a
+ * time, a vector of outputs per pair of loads of each input row, in one flat loop; the same
+ * operations in the same order as rows_one's disjoint-window path.                        */
+PK_INLINE void PK(flat_2x2)(const fc_pool_desc *d, const T *x, int64_t nplanes, T *y, int64_t *idx,
+                            I lane_col)
+{
+    const int64_t W = d->W, P = d->P, Q = d->Q, rows = nplanes * P, bound = nplanes * d->H * d->W;
+    const I e0 = PK(iset)(0), e1 = PK(iset)(1), e2 = PK(iset)(W), e3 = PK(iset)(W + 1);
+    for (int64_t R = 0, p = 0; R < rows; ++R) {
+        const int64_t o = R * 2 * W;
+        for (int64_t j0 = 0; j0 < Q; j0 += LANES) {
+            const int64_t m = Q - j0 < LANES ? Q - j0 : LANES, ot = o + 2 * j0, ob = ot + W;
+            V ta, tb, ba, bb;
+            PK(pair)(x + ot, ot, bound, 2 * m, 1, &ta, &tb);
+            PK(pair)(x + ob, ob, bound, 2 * m, 1, &ba, &bb);
+            V best = PK(even)(ta, tb);
+            I at = e0;
+            PK(update)(&best, &at, PK(odd)(ta, tb), e1);
+            PK(update)(&best, &at, PK(even)(ba, bb), e2);
+            PK(update)(&best, &at, PK(odd)(ba, bb), e3);
+            PK(storen)(y + R * Q + j0, PK(fix_v)(best), m);
+            if (idx) {
+                at = PK(iadd)(PK(fix_i)(at), PK(iadd)(lane_col, PK(iset)(2 * p * W + 2 * j0)));
+                PK(store_idxn)(idx + R * Q + j0, at, m);
+            }
+        }
+        p = p + 1 < P ? p + 1 : 0;
+    }
+}
+
 /* output rows [pa, pb) of nplanes planes, columns [q0, q0 + nq); kw and sw are constants in
  * the specialised instances below, so the window loops unroll */
 PK_INLINE void PK(planes)(const fc_pool_desc *d, const T *x, int64_t nplanes, int64_t pa, int64_t pb,
@@ -267,14 +297,16 @@ PK_INLINE void PK(planes)(const fc_pool_desc *d, const T *x, int64_t nplanes, in
 {
     const int64_t HW = d->H * d->W, PQ = d->P * d->Q;
     const I lane_col = PK(lane_col)(sw);
+    if (kw == 2 && sw == 2 && d->kh == 2 && d->stride_h == 2 && d->pad_h == 0 && d->pad_w == 0 &&
+        d->H == 2 * d->P && q0 == 0 && nq == d->Q && pa == 0 && pb == d->P) {
+        /* whole planes of 2x2/2 windows without padding: flat loops over the output rows */
+        if (2 * nq <= LANES) PK(small_2x2)(d, x, nplanes, y, idx, lane_col);
+        else PK(flat_2x2)(d, x, nplanes, y, idx, lane_col);
+        return;
+    }
     if (!(sw == 2 && 2 * nq <= LANES)) {
         for (int64_t c = 0; c < nplanes; ++c)
             PK(rows_one)(d, x + c * HW, pa, pb, q0, nq, y + c * PQ, idx ? idx + c * PQ : NULL, kw, sw, lane_col);
-        return;
-    }
-    if (kw == 2 && d->kh == 2 && d->stride_h == 2 && d->pad_h == 0 && d->pad_w == 0 && d->H == 2 * d->P &&
-        q0 == 0 && nq == d->Q && pa == 0 && pb == d->P) {
-        PK(small_2x2)(d, x, nplanes, y, idx, lane_col);
         return;
     }
     /* small maps: output rows whose windows are full height go two a vector, paired in order
