@@ -44,13 +44,8 @@ static void FC_NAME(corr_all)(const fc_ctx *ctx, const fc_corr_geom *g, int64_t 
     }
 }
 
-/* Horizontal stride 2 on SIMD paths: each job (an image's band of output rows) first copies
- * the input rows the band reads into a per-thread buffer, every row split into its even and
- * odd columns with the padding written as zeros (fc_corr_geom.split_w). The micro-kernels
- * then load each tap's pixels with one vector load instead of two loads and a shuffle, and
- * never mask. Same taps, same order of FMAs: the results are those of the unsplit path.
- * Returns -1 (nothing done) when the buffer would pass FC_DIRECT_SPLIT_BYTES per thread. */
 #define FC_DIRECT_SPLIT_BYTES ((int64_t)1 << 18)
+#define FC_DIRECT_SPLIT_SLACK 16   /* lanes a block may read past its last output: >= any CV_VL */
 
 /* input columns e and e + 1 of a row (zero outside [0, W)) into *even and *odd */
 static inline void FC_NAME(split_edge)(const FC_T *src, int64_t W, int64_t e, FC_T *even, FC_T *odd)
@@ -58,7 +53,31 @@ static inline void FC_NAME(split_edge)(const FC_T *src, int64_t W, int64_t e, FC
     *even = e >= 0 && e < W ? src[e] : (FC_T)0;
     *odd = e + 1 >= 0 && e + 1 < W ? src[e + 1] : (FC_T)0;
 }
-#define FC_DIRECT_SPLIT_SLACK 16   /* lanes a block may read past its last output: >= any CV_VL */
+
+/* even[m], odd[m] (m < half) = input columns 2m - ow and 2m + 1 - ow of a row of W, zero outside
+ * it. Both are inside for m in [m_lo, m_hi): a plain deinterleave there (vectorised), the
+ * bounds tested only at the ends.                                                          */
+static void FC_NAME(split_row)(const FC_T *src, int64_t W, int64_t ow, int64_t half, FC_T *even, FC_T *odd)
+{
+    const int64_t m_lo = fc_min64(half, ow <= 0 ? 0 : (ow + 1) / 2);
+    const int64_t m_hi = fc_max64(m_lo, fc_min64(half, W + ow >= 1 ? (W + ow) / 2 : 0));
+    for (int64_t m = 0; m < m_lo; m++) FC_NAME(split_edge)(src, W, 2 * m - ow, even + m, odd + m);
+    if (m_hi > m_lo) {
+        const FC_T *src_lo = src + 2 * m_lo - ow;
+        for (int64_t m = 0; m < m_hi - m_lo; m++) {
+            even[m_lo + m] = src_lo[2 * m];
+            odd[m_lo + m] = src_lo[2 * m + 1];
+        }
+    }
+    for (int64_t m = m_hi; m < half; m++) FC_NAME(split_edge)(src, W, 2 * m - ow, even + m, odd + m);
+}
+
+/* Horizontal stride 2 on SIMD paths: each job (an image's band of output rows) first copies
+ * the input rows the band reads into a per-thread buffer, every row split into its even and
+ * odd columns with the padding written as zeros (fc_corr_geom.split_w). The micro-kernels
+ * then load each tap's pixels with one vector load instead of two loads and a shuffle, and
+ * never mask. Same taps, same order of FMAs: the results are those of the unsplit path.
+ * Returns -1 (nothing done) when the buffer would pass FC_DIRECT_SPLIT_BYTES per thread. */
 static int FC_NAME(forward_split)(const fc_ctx *ctx, const fc_corr_geom *g0, int64_t n_img, int64_t OC,
                                   const FC_T *in, int64_t in_img, const FC_T *w, const FC_T *bias,
                                   int relu, FC_T *out, int64_t out_img)
@@ -92,22 +111,8 @@ static int FC_NAME(forward_split)(const fc_ctx *ctx, const fc_corr_geom *g0, int
         const FC_T *x_n = in + n * in_img;
         for (int64_t c = 0; c < C; c++)
             for (int64_t b = 0; b < rows; b++) {
-                const FC_T *src = x_n + (c * H + hlo + b) * W;
-                FC_T *even = buf + (c * rows + b) * 2 * half, *odd = even + half;
-                /* padded column 2m is input column e = 2m - ow; both e and e + 1 are inside
-                 * [0, W) for m in [m_lo, m_hi): a plain deinterleave there (vectorised), the
-                 * bounds tested only at the ends */
-                const int64_t m_lo = fc_min64(half, ow <= 0 ? 0 : (ow + 1) / 2);
-                const int64_t m_hi = fc_max64(m_lo, fc_min64(half, W + ow >= 1 ? (W + ow) / 2 : 0));
-                for (int64_t m = 0; m < m_lo; m++) FC_NAME(split_edge)(src, W, 2 * m - ow, even + m, odd + m);
-                if (m_hi > m_lo) {
-                    const FC_T *src_lo = src + 2 * m_lo - ow;
-                    for (int64_t m = 0; m < m_hi - m_lo; m++) {
-                        even[m_lo + m] = src_lo[2 * m];
-                        odd[m_lo + m] = src_lo[2 * m + 1];
-                    }
-                }
-                for (int64_t m = m_hi; m < half; m++) FC_NAME(split_edge)(src, W, 2 * m - ow, even + m, odd + m);
+                FC_T *even = buf + (c * rows + b) * 2 * half;
+                FC_NAME(split_row)(x_n + (c * H + hlo + b) * W, W, ow, half, even, even + half);
             }
         fc_corr_geom g = *g0;
         g.Hin = rows;
