@@ -51,7 +51,7 @@
         (void)nt;                                                                             \
         if (scale == NULL && shift == NULL) {                                                 \
             const int64_t nchunks = (total + FC_AFFINE_CHUNK - 1) / FC_AFFINE_CHUNK;           \
-            FC_PRAGMA_OMP_FOR(nt, total > 65536)                                              \
+            FC_PRAGMA_OMP_FOR(nt, nchunks > 1)   /* the caller's thread count decides */      \
             for (int64_t ch = 0; ch < nchunks; ch++) {                                        \
                 const int64_t i0 = ch * FC_AFFINE_CHUNK;                                      \
                 const int64_t n = fc_min64(FC_AFFINE_CHUNK, total - i0);                      \
@@ -59,7 +59,7 @@
             }                                                                                 \
             return FC_OK;                                                                     \
         }                                                                                     \
-        FC_PRAGMA_OMP_FOR(nt, total > 65536)                                                  \
+        FC_PRAGMA_OMP_FOR(nt, planes > 1)                                                     \
         for (int64_t pl = 0; pl < planes; pl++) {                                             \
             const int64_t c = pl % C;                                                         \
             /* a missing scale is 1 and a missing shift -0 (v + -0 == v, even for v = -0) */   \
@@ -85,7 +85,7 @@ FC_CHANNEL_AFFINE(fc_channel_affine_f64, double)
         const int nt = fc_ctx_threads(ctx);                                                   \
         (void)nt;                                                                             \
         const int64_t nchunks = (n + FC_AFFINE_CHUNK - 1) / FC_AFFINE_CHUNK;                   \
-        FC_PRAGMA_OMP_FOR(nt, n > 65536)                                                      \
+        FC_PRAGMA_OMP_FOR(nt, nchunks > 1)                                                    \
         for (int64_t ch = 0; ch < nchunks; ch++) {                                            \
             const int64_t i0 = ch * FC_AFFINE_CHUNK, i1 = fc_min64(n, i0 + FC_AFFINE_CHUNK);   \
             for (int64_t i = i0; i < i1; i++) {                                               \

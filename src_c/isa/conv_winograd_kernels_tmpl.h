@@ -83,6 +83,20 @@ void WK(fc_wino_weights) FC_WINO_W_ARGS(FC_T)
     }
 }
 
+/* lanes [0, cnt) of the 36 rows of a transformed tile group: dst[xi*ld_dst + l] =
+ * src[xi*ld_src + l] (a full group with a fixed trip count, so it vectorises)               */
+static inline void WN(wino_copy_lanes)(FC_T *restrict dst, int64_t ld_dst, const FC_T *restrict src,
+                                       int64_t ld_src, int cnt)
+{
+    if (cnt == WL) {
+        for (int xi = 0; xi < FC_WINO_XI; xi++)
+            for (int l = 0; l < WL; l++) dst[xi * ld_dst + l] = src[xi * ld_src + l];
+    } else {
+        for (int xi = 0; xi < FC_WINO_XI; xi++)
+            WINO_COPY_RANGE(dst + xi * ld_dst, src + xi * ld_src, 0, cnt, WL);
+    }
+}
+
 /* V for one channel of a group: B^T patch B (columns t[:, j] = B^T patch[:, j], then rows
  * out[i, :] = B^T t[i, :]), stored as 36 rows of the group's cnt lanes at vc (stride ld_xi) */
 static inline void WN(wino_input_store)(const FC_T *patch, int cnt, FC_T *vc, int64_t ld_xi)
@@ -92,13 +106,7 @@ static inline void WN(wino_input_store)(const FC_T *patch, int cnt, FC_T *vc, in
         WN(wino_bt)(patch + j * WL, FC_WINO_A * WL, t + j * WL, FC_WINO_A * WL);
     for (int i = 0; i < FC_WINO_A; i++)
         WN(wino_bt)(t + i * FC_WINO_A * WL, WL, out + i * FC_WINO_A * WL, WL);
-    if (cnt == WL) {
-        for (int xi = 0; xi < FC_WINO_XI; xi++)
-            for (int l = 0; l < WL; l++) vc[xi * ld_xi + l] = out[xi * WL + l];
-    } else {
-        for (int xi = 0; xi < FC_WINO_XI; xi++)
-            WINO_COPY_RANGE(vc + xi * ld_xi, out + xi * WL, 0, cnt, WL);
-    }
+    WN(wino_copy_lanes)(vc, ld_xi, out, WL, cnt);
 }
 
 /* input transform of a row run: stage the 6 input rows (zero padded), deinterleave by 4 */
@@ -200,13 +208,7 @@ void WK(fc_wino_output) FC_WINO_OUT_ARGS(FC_T)
     for (int64_t kk = 0; kk < kb; kk++) {
         const int64_t k = k0 + kk;
         const FC_T *mk = m + kk * ld_k;
-        if (cnt == WL) {
-            for (int xi = 0; xi < FC_WINO_XI; xi++)
-                for (int l = 0; l < WL; l++) mm[xi * WL + l] = mk[xi * ld_xi + l];
-        } else {
-            for (int xi = 0; xi < FC_WINO_XI; xi++)
-                WINO_COPY_RANGE(mm + xi * WL, mk + xi * ld_xi, 0, cnt, WL);
-        }
+        WN(wino_copy_lanes)(mm, WL, mk, ld_xi, cnt);
         /* columns: t[:, j] = A^T mm[:, j] (6 -> 4 rows); rows: o[i, :] = A^T t[i, :] */
         for (int j = 0; j < FC_WINO_A; j++)
             WN(wino_at)(mm + j * WL, FC_WINO_A * WL, t + j * WL, FC_WINO_A * WL);

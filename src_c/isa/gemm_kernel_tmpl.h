@@ -167,6 +167,22 @@ static void GK(edge_tile)(int mv, int nv, int half, int64_t kc, const GK_T *a, i
 }
 
 #ifdef GK_COLTAIL
+/* the epilogue of a column vectorised along M: lane i is C[i*ldc] for i < rows, written as
+ * alpha*r + beta*C (old C gathered, and never read when beta == 0), the same operations as
+ * GK(ukr)'s epilogue                                                                       */
+GK_INLINE void GK(store_column)(GK_VT r, GK_T alpha, GK_T beta, GK_T *c, int64_t ldc, int64_t rows)
+{
+    GK_T buf[GK_VL];
+    if (alpha != (GK_T)1) r = GK_MUL(GK_SET1(alpha), r);
+    if (beta != (GK_T)0) {
+        for (int64_t i = 0; i < GK_VL; ++i) buf[i] = i < rows ? c[i * ldc] : (GK_T)0;
+        const GK_VT old = GK_LOAD(buf);
+        r = beta == (GK_T)1 ? GK_ADD(old, r) : GK_FMA(GK_SET1(beta), old, r);
+    }
+    GK_STORE(buf, r);
+    for (int64_t i = 0; i < rows; ++i) c[i * ldc] = buf[i];
+}
+
 /* ---- column tail ----------------------------------------------------------------------------
  * The last `cols` (at most GK_COLTAIL) columns of a B sliver, for g (at most GK_COLTAIL_G)
  * consecutive slivers of a packed A block, vectorised along M instead of N: lane i of
@@ -192,24 +208,11 @@ GK_INLINE void GK(tail_block)(const int g, const int cols, int64_t k, const GK_T
             GK_UNROLL for (int s = 0; s < g; ++s) acc[s][c] = GK_FMA(av[s], bc, acc[s][c]);
         }
     }
-    GK_T buf[GK_VL];
-    const GK_VT va = GK_SET1(alpha), vb = GK_SET1(beta);
     for (int s = 0; s < g; ++s) {
         const int64_t rs = fc_min64(GK_MR, rows - (int64_t)s * GK_MR);
         GK_T *cs = C + (int64_t)s * GK_MR * ldc;
-        for (int c = 0; c < cols; ++c) {
-            GK_VT r = acc[s][c];
-            if (alpha != (GK_T)1) r = GK_MUL(va, r);
-            if (beta != (GK_T)0) {   /* column c of C, gathered into a vector */
-                for (int64_t i = 0; i < GK_VL; ++i) buf[i] = i < rs ? cs[i * ldc + c] : (GK_T)0;
-                const GK_VT old = GK_LOAD(buf);
-                r = beta == (GK_T)1 ? GK_ADD(old, r) : GK_FMA(vb, old, r);
-            }
-            GK_STORE(buf, r);
-            for (int64_t i = 0; i < rs; ++i) cs[i * ldc + c] = buf[i];
-        }
+        for (int c = 0; c < cols; ++c) GK(store_column)(acc[s][c], alpha, beta, cs + c, ldc, rs);
     }
-    (void)vb;
 }
 
 /* One full packed A sliver (MR rows) against one vector of B columns plus the `cols` columns
@@ -242,20 +245,7 @@ GK_INLINE void GK(ukr_vec_tail)(const int cols, int64_t k, const GK_T *restrict 
         if (beta != (GK_T)0) r = beta == (GK_T)1 ? GK_ADD(GK_LOAD(c), r) : GK_FMA(vb, GK_LOAD(c), r);
         GK_STORE(c, r);
     }
-    GK_T buf[GK_VL];
-    for (int c = 0; c < cols; ++c) {
-        GK_T *cc = C + GK_VL + c;
-        GK_VT r = tacc[c];
-        if (alpha != (GK_T)1) r = GK_MUL(va, r);
-        if (beta != (GK_T)0) {   /* column c of C, gathered into a vector */
-            for (int64_t i = 0; i < GK_VL; ++i) buf[i] = i < GK_MR ? cc[i * ldc] : (GK_T)0;
-            const GK_VT old = GK_LOAD(buf);
-            r = beta == (GK_T)1 ? GK_ADD(old, r) : GK_FMA(vb, old, r);
-        }
-        GK_STORE(buf, r);
-        for (int64_t i = 0; i < GK_MR; ++i) cc[i * ldc] = buf[i];
-    }
-    (void)vb;
+    for (int c = 0; c < cols; ++c) GK(store_column)(tacc[c], alpha, beta, C + GK_VL + c, ldc, GK_MR);
 }
 
 /* C[0:m, 0:cols] for every sliver of a packed A block, GK_COLTAIL_G slivers at a time */

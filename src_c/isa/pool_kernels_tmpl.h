@@ -219,6 +219,19 @@ PK_INLINE void PK(pair_rows)(const fc_pool_desc *d, const T *x, int64_t bound, i
     }
 }
 
+/* 2x2 windows whose top rows were loaded as (ta, tb) and bottom rows as (ba, bb), two vectors
+ * each (lane pairs split by PK(even) / PK(odd)): the maximum in torch's scan order and, in
+ * *at, its window offset (0, 1, W or W + 1)                                                 */
+PK_INLINE V PK(window_2x2)(V ta, V tb, V ba, V bb, int64_t W, I *at)
+{
+    V best = PK(even)(ta, tb);
+    *at = PK(iset)(0);
+    PK(update)(&best, at, PK(odd)(ta, tb), PK(iset)(1));
+    PK(update)(&best, at, PK(even)(ba, bb), PK(iset)(W));
+    PK(update)(&best, at, PK(odd)(ba, bb), PK(iset)(W + 1));
+    return best;
+}
+
 /* 2x2 windows, stride 2, no padding, H = 2P, whole rows of at most LANES / 2 outputs (VGG's
  * last 14x14 -> 7x7 pooling): output row R of the planes, counted across planes, reads input
  * rows 2R and 2R + 1 of the same flat array, so the rows go two a vector in one plain loop
@@ -230,19 +243,14 @@ PK_INLINE void PK(small_2x2)(const fc_pool_desc *d, const T *x, int64_t nplanes,
     const int64_t W = d->W, P = d->P, Q = d->Q, rows = nplanes * P, bound = nplanes * d->H * d->W;
     const int64_t need = 2 * Q;
     const I cols = PK(iadd)(lane_col, PK(upper_half)(-(LANES / 2) * 2));   /* 2q in each half */
-    const I e0 = PK(iset)(0), e1 = PK(iset)(1), e2 = PK(iset)(W), e3 = PK(iset)(W + 1);
     int64_t R = 0, p = 0;   /* p: R's row within its plane */
     for (; R + 1 < rows; R += 2) {
         const int64_t o1 = R * 2 * W, o2 = o1 + 2 * W;
         const V ta = PK(vec)(x + o1, o1, bound, need, 0), tb = PK(vec)(x + o2, o2, bound, need, 0);
         const V ba = PK(vec)(x + o1 + W, o1 + W, bound, need, 0);
         const V bb = PK(vec)(x + o2 + W, o2 + W, bound, need, 0);
-        V best = PK(even)(ta, tb);
-        I at = e0;
-        PK(update)(&best, &at, PK(odd)(ta, tb), e1);
-        PK(update)(&best, &at, PK(even)(ba, bb), e2);
-        PK(update)(&best, &at, PK(odd)(ba, bb), e3);
-        best = PK(fix_v)(best);
+        I at;
+        const V best = PK(fix_v)(PK(window_2x2)(ta, tb, ba, bb, W, &at));
         PK(storen)(y + R * Q, best, Q);
         PK(storen)(y + (R + 1) * Q, PK(upper_v)(best), Q);
         const int64_t p2 = p + 1 < P ? p + 1 : 0;
@@ -267,7 +275,6 @@ PK_INLINE void PK(flat_2x2)(const fc_pool_desc *d, const T *x, int64_t nplanes, 
                             I lane_col)
 {
     const int64_t W = d->W, P = d->P, Q = d->Q, rows = nplanes * P, bound = nplanes * d->H * d->W;
-    const I e0 = PK(iset)(0), e1 = PK(iset)(1), e2 = PK(iset)(W), e3 = PK(iset)(W + 1);
     for (int64_t R = 0, p = 0; R < rows; ++R) {
         const int64_t o = R * 2 * W;
         for (int64_t j0 = 0; j0 < Q; j0 += LANES) {
@@ -275,12 +282,8 @@ PK_INLINE void PK(flat_2x2)(const fc_pool_desc *d, const T *x, int64_t nplanes, 
             V ta, tb, ba, bb;
             PK(pair)(x + ot, ot, bound, 2 * m, 1, &ta, &tb);
             PK(pair)(x + ob, ob, bound, 2 * m, 1, &ba, &bb);
-            V best = PK(even)(ta, tb);
-            I at = e0;
-            PK(update)(&best, &at, PK(odd)(ta, tb), e1);
-            PK(update)(&best, &at, PK(even)(ba, bb), e2);
-            PK(update)(&best, &at, PK(odd)(ba, bb), e3);
-            PK(storen)(y + R * Q + j0, PK(fix_v)(best), m);
+            I at;
+            PK(storen)(y + R * Q + j0, PK(fix_v)(PK(window_2x2)(ta, tb, ba, bb, W, &at)), m);
             if (idx) {
                 at = PK(iadd)(PK(fix_i)(at), PK(iadd)(lane_col, PK(iset)(2 * p * W + 2 * j0)));
                 PK(store_idxn)(idx + R * Q + j0, at, m);
