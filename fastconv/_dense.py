@@ -63,10 +63,10 @@ def _channel_affine(x, scale, shift, relu, out):
         hw = x.size // (N * C)
     none = np.empty(0, dtype=x.dtype)
     nt = _elementwise_threads(x.size)
-    _ext.channel_affine(state.isa, nt, N, C, hw, x.reshape(-1),
+    _ext.channel_affine(state.isa, nt, N, C, hw, x,
                         none if scale is None else np.ascontiguousarray(scale, dtype=x.dtype),
                         none if shift is None else np.ascontiguousarray(shift, dtype=x.dtype),
-                        bool(relu), out.reshape(-1))
+                        bool(relu), out)
     return out
 
 
@@ -93,7 +93,7 @@ def relu_backward(grad_y, y, out=None):
     if grad_y.dtype == y.dtype and _affine_ok(grad_y) and _affine_ok(y) and (out is None or _affine_ok(out)):
         out = np.empty_like(grad_y) if out is None else out
         nt = _elementwise_threads(grad_y.size)
-        _ext.relu_backward(state.isa, nt, grad_y.reshape(-1), y.reshape(-1), out.reshape(-1))
+        _ext.relu_backward(state.isa, nt, grad_y, y, out)
         return out
     keep = np.less_equal(y, 0)
     np.logical_not(keep, out=keep)

@@ -151,7 +151,7 @@ def gemm(int isa, int nthreads, bint trans_a, bint trans_b, real[:, ::1] A, real
 
 
 # ---- convolution ---------------------------------------------------------------------------
-# Arrays arrive as C-contiguous ndarrays (functional passes flat views). Their data pointers
+# Arrays arrive as C-contiguous ndarrays of any shape (sizes: see functional). Their data pointers
 # come straight from the array object: typed memoryviews of a fused type cost ~1.3 us a call
 # in buffer acquisition and signature dispatch, as much as a whole small pooling layer's work.
 # The checks below keep the guarantees those gave (dtype, contiguity, alignment, writability);

@@ -18,16 +18,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .models.vgg import cfgs   # the paper's configurations, shared with fastconv's VGG
+
 __all__ = ["VGG", "ResNet", "BasicBlock", "Bottleneck", "make_layers", "conv3x3", "conv1x1",
            "BUILDERS", "build", "from_fastconv"]
-
-VGG_CFGS = {
-    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-          512, 512, 512, 512, "M"],
-}
 
 
 class VGG(nn.Module):
@@ -149,8 +143,8 @@ BUILDERS = {
     "resnet152": lambda **kw: ResNet(Bottleneck, [3, 8, 36, 3], **kw),
 }
 for _name, _cfg in (("vgg11", "A"), ("vgg13", "B"), ("vgg16", "D"), ("vgg19", "E")):
-    BUILDERS[_name] = lambda c=_cfg, **kw: VGG(make_layers(VGG_CFGS[c], False), **kw)
-    BUILDERS[_name + "_bn"] = lambda c=_cfg, **kw: VGG(make_layers(VGG_CFGS[c], True), **kw)
+    BUILDERS[_name] = lambda c=_cfg, **kw: VGG(make_layers(cfgs[c], False), **kw)
+    BUILDERS[_name + "_bn"] = lambda c=_cfg, **kw: VGG(make_layers(cfgs[c], True), **kw)
 
 
 def build(arch, **kwargs):

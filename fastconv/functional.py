@@ -151,10 +151,6 @@ def _resolve_algo(algo, desc):
     return algo
 
 
-def _flat(a):
-    return a.reshape(-1)
-
-
 def conv2d(x, weight, bias=None, stride=1, padding=0, *, algo="auto", relu=False):
     """2-D convolution (cross-correlation, as torch): x (N,C,H,W), weight (K,C,R,S), bias (K,) -> (N,K,P,Q).
 
@@ -186,8 +182,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, *, algo="auto", relu=False
         y[...] = 0 if bias is None else bias.reshape(1, K, 1, 1)
         return np.maximum(y, 0, out=y) if relu else y
     b = contiguous(bias) if bias is not None else np.empty(0, dtype=x.dtype)
-    _ext.conv2d_forward(algo, state.isa, _threads(_conv_flops(desc), SMALL_FLOPS), desc, _flat(contiguous(x)),
-                        _flat(contiguous(weight)), b, bias is not None, bool(relu), _flat(y))
+    _ext.conv2d_forward(algo, state.isa, _threads(_conv_flops(desc), SMALL_FLOPS), desc, contiguous(x),
+                        contiguous(weight), b, bias is not None, bool(relu), y)
     return y
 
 
@@ -216,23 +212,23 @@ def conv2d_backward(grad_y, x, weight, stride=1, padding=0, *, algo="auto", need
         winograd_gi = algo == "winograd" and gi_desc is not None
     if algo == "winograd":  # Winograd is a forward algorithm; the weight gradient is im2col's
         algo = "im2col"
-    gy = _flat(contiguous(grad_y))
+    gy = contiguous(grad_y)
     isa, nt = state.isa, _threads(_conv_flops(desc), SMALL_FLOPS)
     grad_x = grad_w = grad_b = None
     if need_input_grad:
         grad_x = np.empty(x.shape, dtype=x.dtype)
         if grad_x.size and grad_y.size and winograd_gi:
             w_t = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-            _ext.conv2d_forward("winograd", isa, nt, gi_desc, gy, _flat(w_t), np.empty(0, dtype=x.dtype),
-                                False, False, _flat(grad_x))
+            _ext.conv2d_forward("winograd", isa, nt, gi_desc, gy, w_t, np.empty(0, dtype=x.dtype),
+                                False, False, grad_x)
         elif grad_x.size:
-            _ext.conv2d_grad_input(algo, isa, nt, desc, gy, _flat(contiguous(weight)), _flat(grad_x))
+            _ext.conv2d_grad_input(algo, isa, nt, desc, gy, contiguous(weight), grad_x)
     if need_weight_grad:
         grad_w = np.empty(weight.shape, dtype=x.dtype)
         if grad_w.size and x.size == 0:
             grad_w.fill(0)   # no input element reaches any tap (see conv2d)
         elif grad_w.size:
-            _ext.conv2d_grad_weight(algo, isa, nt, desc, gy, _flat(contiguous(x)), _flat(grad_w))
+            _ext.conv2d_grad_weight(algo, isa, nt, desc, gy, contiguous(x), grad_w)
     if need_bias_grad:
         grad_b = np.empty((K,), dtype=x.dtype)
         if K:
@@ -313,8 +309,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, retur
     y = np.empty((N, C, P, Q), dtype=x.dtype)
     idx = np.empty((N, C, P, Q), dtype=np.int64) if return_indices else np.empty(0, dtype=np.int64)
     if y.size:
-        _ext.max_pool2d_forward(state.isa, _threads(x.size, SMALL_ELEMENTS), desc, _flat(contiguous(x)), _flat(y),
-                                _flat(idx), bool(return_indices))
+        _ext.max_pool2d_forward(state.isa, _threads(x.size, SMALL_ELEMENTS), desc, contiguous(x), y,
+                                idx, bool(return_indices))
     return (y, idx) if return_indices else y
 
 
@@ -345,8 +341,8 @@ def max_pool2d_backward(grad_y, indices, input_shape):
     desc = (N, C, H, W, 1, 1, 1, 1, 0, 0, P, Q)
     grad_x = _gradient_buffer((N, C, H, W), grad_y)
     if grad_x.size and grad_y.size:
-        _ext.max_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, _flat(contiguous(grad_y)),
-                                 _flat(contiguous(indices.astype(np.int64, copy=False))), _flat(grad_x))
+        _ext.max_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, contiguous(grad_y),
+                                 contiguous(indices.astype(np.int64, copy=False)), grad_x)
     return grad_x
 
 
@@ -357,7 +353,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, count
     y = np.empty((desc[0], desc[1], desc[10], desc[11]), dtype=x.dtype)
     if y.size:
         _ext.avg_pool2d_forward(state.isa, _threads(x.size, SMALL_ELEMENTS), desc, bool(count_include_pad),
-                                _flat(contiguous(x)), _flat(y))
+                                contiguous(x), y)
     return y
 
 
@@ -373,7 +369,7 @@ def avg_pool2d_backward(grad_y, input_shape, kernel_size, stride=None, padding=0
     grad_x = _gradient_buffer(input_shape, grad_y)
     if grad_x.size and grad_y.size:
         _ext.avg_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, bool(count_include_pad),
-                                 _flat(contiguous(grad_y)), _flat(grad_x))
+                                 contiguous(grad_y), grad_x)
     return grad_x
 
 
@@ -395,7 +391,7 @@ def adaptive_avg_pool2d(x, output_size):
     desc = _adaptive_desc(x.shape, output_size)
     y = np.empty((desc[0], desc[1], desc[10], desc[11]), dtype=x.dtype)
     if y.size:
-        _ext.adaptive_avg_pool2d_forward(state.isa, _threads(x.size, SMALL_ELEMENTS), desc, _flat(contiguous(x)), _flat(y))
+        _ext.adaptive_avg_pool2d_forward(state.isa, _threads(x.size, SMALL_ELEMENTS), desc, contiguous(x), y)
     return y
 
 
@@ -408,8 +404,8 @@ def adaptive_avg_pool2d_backward(grad_y, input_shape):
     desc = _adaptive_desc(input_shape, grad_y.shape[2:])
     grad_x = _gradient_buffer(input_shape, grad_y)
     if grad_x.size and grad_y.size:
-        _ext.adaptive_avg_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, _flat(contiguous(grad_y)),
-                                          _flat(grad_x))
+        _ext.adaptive_avg_pool2d_backward(state.isa, _threads(grad_x.size, SMALL_ELEMENTS), desc, contiguous(grad_y),
+                                          grad_x)
     return grad_x
 
 
