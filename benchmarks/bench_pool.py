@@ -18,6 +18,7 @@ import pytest
 import fastconv
 import fastconv.functional as F
 from fastconv import _ext
+from fastconv._bench_util import time_interleaved
 
 try:
     import torch
@@ -153,7 +154,6 @@ def test_pool_backward(benchmark, name, impl):
 # the second core (torch ships its own OpenMP runtime), which skewed the ratios both ways.
 
 def main(argv=None):
-    from fastconv._bench_util import time_interleaved
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=fastconv.get_num_threads())
     ap.add_argument("--rounds", type=int, default=3)

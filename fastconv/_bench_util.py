@@ -1,6 +1,7 @@
 """Helpers the benchmark modes share: a progress bar on stderr, and how busy the other processes kept
 the machine while a benchmark ran (the machines are shared: a 2-thread timing with one core taken
 by someone's compiler is not a measurement of fastconv)."""
+import json
 import os
 import sys
 import time
@@ -109,3 +110,10 @@ def time_interleaved(impls, rounds=3, min_time=0.25, on_round=None, settle_after
         if on_round is not None:
             on_round()
     return best, outputs
+
+
+def write_json(path, result):
+    """A benchmark's measurements as indented JSON, written atomically (a cut-off run leaves the
+    previous file whole)."""
+    from ._atomic import atomic_write_bytes
+    atomic_write_bytes(path, json.dumps(result, indent=1).encode())

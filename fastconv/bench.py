@@ -13,7 +13,7 @@ from importlib import resources
 import numpy as np
 
 from . import functional as F
-from ._bench_util import SETTLE_SECONDS, time_interleaved  # noqa: F401 (SETTLE_SECONDS: re-export)
+from ._bench_util import SETTLE_SECONDS, time_interleaved, write_json  # noqa: F401 (SETTLE_SECONDS: re-export)
 from ._config import get_num_threads
 
 ALGOS = ("auto", "im2col", "direct", "1x1", "winograd")
@@ -176,6 +176,5 @@ def run(layers_path=None, only=None, backward=False, json_out=None, use_torch=Tr
     result = {"threads": get_num_threads(), "gemm_peak_gflops": peak, "torch": getattr(torch, "__version__", None),
               "rows": rows}
     if json_out:
-        from ._atomic import atomic_write_bytes
-        atomic_write_bytes(json_out, json.dumps(result, indent=1).encode())
+        write_json(json_out, result)
     return result, format_table(rows, peak, get_num_threads())

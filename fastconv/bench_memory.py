@@ -236,7 +236,7 @@ def full_im2col_bytes(size, C=CONV["C"], R=CONV["R"], pad=CONV["pad"], itemsize=
 def run(arch=DEFAULT_ARCH, image_size=224, sizes=DEFAULT_SIZES, algos=DEFAULT_ALGOS, use_torch=True,
         threads=None, repeats=2, json_out=None, progress=True, models=True, convs=True):
     """Both measurements; returns (result dict, printable table)."""
-    from ._bench_util import progress_bar
+    from ._bench_util import progress_bar, write_json
     from ._config import get_num_threads
     threads = get_num_threads() if threads is None else int(threads)
     impls = ["fastconv", "fused"]
@@ -270,8 +270,7 @@ def run(arch=DEFAULT_ARCH, image_size=224, sizes=DEFAULT_SIZES, algos=DEFAULT_AL
         bar.close()
     result = {"threads": threads, "models": model_rows, "convs": conv_rows}
     if json_out:
-        from ._atomic import atomic_write_bytes
-        atomic_write_bytes(json_out, json.dumps(result, indent=1).encode())
+        write_json(json_out, result)
     return result, format_table(result)
 
 

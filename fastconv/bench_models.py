@@ -19,13 +19,11 @@ subnormal: the values do not change the amount of work), cheap to produce even f
 parameters, and copied into the torch twin.
 """
 import gc
-import json
 import math
-import time
 
 import numpy as np
 
-from ._bench_util import OtherLoad, busy_warning, progress_bar, time_interleaved  # noqa: F401 (re-export)
+from ._bench_util import OtherLoad, busy_warning, progress_bar, time_interleaved, write_json  # noqa: F401 (re-export)
 from ._config import get_num_threads
 
 INFERENCE_ARCHS = ("resnet18", "resnet50", "vgg16")
@@ -240,6 +238,5 @@ def run(only=None, json_out=None, use_torch=True, rounds=3, min_time=0.25, image
     result = {"threads": get_num_threads(), "torch": getattr(torch, "__version__", None),
               "rounds": int(rounds), "min_time": min_time, "other_cpus": load.cpus(), "rows": rows}
     if json_out:
-        from ._atomic import atomic_write_bytes
-        atomic_write_bytes(json_out, json.dumps(result, indent=1).encode())
+        write_json(json_out, result)
     return result, format_table(result)

@@ -10,14 +10,13 @@ Target: at 2 threads, a speed-up of at least 1.8x (90% parallel efficiency; in g
 forward GFLOP, so a layer is flagged or not by its size, whichever pass is timed). Smaller layers
 are shown but not flagged: below 2 MFLOP fastconv runs them on one thread on purpose.
 """
-import json
 import textwrap
 import time
 
 import numpy as np
 
 from . import functional as F
-from ._bench_util import OtherLoad, busy_warning, progress_bar
+from ._bench_util import OtherLoad, busy_warning, progress_bar, write_json
 from ._config import get_num_threads, set_num_threads
 from .bench import best_time, layer_flops, load_layers
 
@@ -146,6 +145,5 @@ def run(layers_path=None, only=None, backward=False, threads=None, json_out=None
               "flag_min_gflop": FLAG_MIN_GFLOP, "rounds": int(rounds), "min_time": min_time,
               "other_cpus": load.cpus(), "rows": rows}
     if json_out:
-        from ._atomic import atomic_write_bytes
-        atomic_write_bytes(json_out, json.dumps(result, indent=1).encode())
+        write_json(json_out, result)
     return result, format_table(result)

@@ -16,7 +16,6 @@ over being fast: each one reads like the formula it implements. Rules of this mo
   ``ceil_mode``, max-pool NaN handling and indices, average-pool divisors, cross-entropy
   weighting and label smoothing, batch-norm running statistics).
 """
-import math
 
 import numpy as np
 
