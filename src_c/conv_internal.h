@@ -26,6 +26,11 @@
 #define FC_IM2COL_TILE_BYTES ((int64_t)1 << 20)
 #define FC_IM2COL_MIN_TILE 16
 
+/* grad_w of the im2col path splits its reduction over the threads (conv_im2col_tmpl.h) when
+ * grad_w has at most this many elements and each thread gets at least this many pixels.   */
+#define FC_GW_SPLIT_MAX ((int64_t)1 << 16)
+#define FC_GW_SPLIT_MIN_PIXELS ((int64_t)4096)
+
 /* Element counts of the five tensors a convolution touches, all checked against overflow
  * (including as byte counts of 8-byte elements) by fc_conv_sizes.                           */
 typedef struct {

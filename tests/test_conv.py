@@ -260,6 +260,23 @@ def test_im2col_stem_like_layer_same_bits_on_one_and_two_threads(config):
     assert_close(runs[1][2], gw_ref)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("K", [16, 40], ids=["swapped", "unswapped"])
+def test_im2col_weight_grad_split_over_threads(config, threads, dtype, K):
+    """A small grad_w (C*R*S x K <= 65536) over >= 4096 output pixels per thread: each thread
+    sums its own range of (image, pixel) into its own copy, the copies are added in order.
+    3 images of 72x75 pixels: the ranges end inside an image and inside im2col tiles; K = 16
+    takes the transposed GEMM (K < C*R*S = 18), K = 40 the other orientation."""
+    config(threads=threads)
+    x, w, b = _case((3, 2, 72, 75), (K, 3, 3), dtype, seed=27)
+    gy = randn(F.conv2d(x, w, b, 1, 1).shape, dtype, seed=28)
+    gw = F.conv2d_backward(gy, x, w, 1, 1, algo="im2col", need_input_grad=False)[1]
+    assert_close(gw, reference.conv2d_backward(gy, x, w, 1, 1)[1])
+    again = F.conv2d_backward(gy, x, w, 1, 1, algo="im2col", need_input_grad=False)[1]
+    np.testing.assert_array_equal(gw, again)
+
+
 def test_direct_does_not_depend_on_thread_count(config):
     """Direct kernels own their outputs per job and sum in a fixed order: 1 thread == 2 threads."""
     x, w, b = _case((2, 8, 13, 21), (10, 3, 3), np.float32, seed=23)
