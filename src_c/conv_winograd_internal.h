@@ -51,9 +51,9 @@ FC_DECLARE_ISA(void, fc_wino_input_f64, FC_WINO_IN_ARGS(double));
 FC_DECLARE_ISA(void, fc_wino_output_f32, FC_WINO_OUT_ARGS(float));
 FC_DECLARE_ISA(void, fc_wino_output_f64, FC_WINO_OUT_ARGS(double));
 
-/* Filter transform of output channels [k0, k1): U[xi*K*C + k*C + c] = (G g_{k,c} G^T)[xi], with
- * g_{k,c} = w[(k*C + c)*9 ...] (3x3, row-major), computed in double whatever T.               */
-#define FC_WINO_W_ARGS(T) (const T *w, int64_t K, int64_t C, int64_t k0, int64_t k1, T *U)
+/* Filter transform of output channels [k0, k1): U[xi*ld_xi + k*C + c] = (G g_{k,c} G^T)[xi],
+ * with g_{k,c} = w[(k*C + c)*9 ...] (3x3, row-major), computed in double whatever T.          */
+#define FC_WINO_W_ARGS(T) (const T *w, int64_t C, int64_t k0, int64_t k1, T *U, int64_t ld_xi)
 FC_DECLARE_ISA(void, fc_wino_weights_f32, FC_WINO_W_ARGS(float));
 FC_DECLARE_ISA(void, fc_wino_weights_f64, FC_WINO_W_ARGS(double));
 

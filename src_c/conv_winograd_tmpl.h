@@ -35,18 +35,18 @@ static void WD(wino_output_dispatch)(int isa, const fc_conv_desc *d, const fc_wi
     WD_ISA(fc_wino_output, _scalar)(d, g, m, ld_xi, ld_k, k0, kb, bias, relu, y);
 }
 
-/* U[xi][k][c] = (G g_{k,c} G^T)[xi] for k in [k0, k1), rows of the A operand of GEMM xi;
- * K here is the row count of the destination (its xi stride is K*C).                       */
-static void WD(wino_weights_rows)(int isa, const FC_T *w, int64_t K, int64_t C, int64_t k0,
-                                  int64_t k1, FC_T *U)
+/* U[xi*ld_xi + k*C + c] = (G g_{k,c} G^T)[xi] for k in [k0, k1), rows of the A operand of
+ * GEMM xi                                                                                  */
+static void WD(wino_weights_rows)(int isa, const FC_T *w, int64_t C, int64_t k0, int64_t k1,
+                                  FC_T *U, int64_t ld_xi)
 {
 #ifndef FC_ONLY_SCALAR
-    if (isa == FC_ISA_AVX512) { WD_ISA(fc_wino_weights, _avx512)(w, K, C, k0, k1, U); return; }
-    if (isa == FC_ISA_AVX2) { WD_ISA(fc_wino_weights, _avx2)(w, K, C, k0, k1, U); return; }
+    if (isa == FC_ISA_AVX512) { WD_ISA(fc_wino_weights, _avx512)(w, C, k0, k1, U, ld_xi); return; }
+    if (isa == FC_ISA_AVX2) { WD_ISA(fc_wino_weights, _avx2)(w, C, k0, k1, U, ld_xi); return; }
 #else
     (void)isa;
 #endif
-    WD_ISA(fc_wino_weights, _scalar)(w, K, C, k0, k1, U);
+    WD_ISA(fc_wino_weights, _scalar)(w, C, k0, k1, U, ld_xi);
 }
 
 /* V[c][xi][t] of tiles [t0, t0 + tn) for channels [c0, c1) (stride pl->ld between xi, ld_ch
@@ -70,7 +70,7 @@ static int WD(wino_channels)(const fc_ctx *inner, const fc_conv_desc *d, const w
                              const FC_T *V, const FC_T *w, const FC_T *U, const FC_T *bias, int relu,
                              FC_T *y, int64_t t0, int64_t tn, int64_t k0, int64_t kb, FC_T *M, FC_T *Uc)
 {
-    const int64_t C = d->C, K = d->K, ld = pl->ld;
+    const int64_t C = d->C, ld = pl->ld;
     const int isa = fc_ctx_isa(inner);
     fc_wino_group g;
     for (int64_t kc0 = k0; kc0 < k0 + kb; kc0 += pl->kc) {
@@ -78,12 +78,12 @@ static int WD(wino_channels)(const fc_ctx *inner, const fc_conv_desc *d, const w
         const FC_T *A;         /* row kc0 of U[0] */
         int64_t a_xi;          /* stride between U[xi] and U[xi + 1] */
         if (pl->inline_w) {
-            WD(wino_weights_rows)(isa, w + kc0 * C * 9, kc, C, 0, kc, Uc);
+            a_xi = kc * C + FC_WINO_U_PAD;
+            WD(wino_weights_rows)(isa, w + kc0 * C * 9, C, 0, kc, Uc, a_xi);
             A = Uc;
-            a_xi = kc * C;
         } else {
             A = U + kc0 * C;
-            a_xi = K * C;
+            a_xi = pl->u_ld;
         }
         for (int xi = 0; xi < FC_WINO_XI; xi++) {
             const int st = FC_GEMM(inner, 0, 0, kc, tn, C, 1, A + xi * a_xi, C, V + xi * ld,
@@ -172,7 +172,7 @@ int WD(fc_conv2d_forward_winograd)(const fc_ctx *ctx, const fc_conv_desc *d, con
         }
         FC_PRAGMA_OMP_FOR(nthr, K * C >= 1024)
         for (int64_t k0 = 0; k0 < K; k0 += 4)
-            WD(wino_weights_rows)(isa, w, K, C, k0, fc_min64(K, k0 + 4), U);
+            WD(wino_weights_rows)(isa, w, C, k0, fc_min64(K, k0 + 4), U, pl.u_ld);
     }
     int err = FC_OK;
     if (pl.ksplit > 1 && nthr > 1) {
