@@ -39,6 +39,7 @@ CASES = [
     (3, 64, 28, 28, 64, 1, True, False),  # several tile groups per image, batch 3
     (1, 17, 28, 28, 33, 0, False, False),
     (2, 1, 28, 28, 1, 2, True, True),     # one channel in, one out
+    (1, 5, 9, 9, 200, 1, True, False),    # 200 output channels: chunks of 96, 96 and 8
 ]
 
 
@@ -94,7 +95,8 @@ def test_threads_bit_identical(config, isa, dtype):
     # batch 1 with few tiles exercises the output-channel split (the threads first fill one
     # shared V, each a range of input channels), batch 3 the tile blocks, and 4 images of 28x28
     # with 40 channels three tile blocks under the channel split, blocks spanning images
-    for (N, C, H, W, K) in [(1, 64, 14, 14, 96), (3, 17, 40, 36, 24), (4, 40, 28, 28, 48)]:
+    for (N, C, H, W, K) in [(1, 64, 14, 14, 96), (3, 17, 40, 36, 24), (4, 40, 28, 28, 48),
+                            (1, 5, 9, 9, 200)]:
         x, w, b = _case_arrays(N, C, H, W, K, True, dtype, seed=3)
         config(isa_name=isa, threads=1)
         y1 = F.conv2d(x, w, b, padding=1, algo="winograd")
