@@ -130,7 +130,8 @@ static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_pl
         pl->kb = round_up(ceil_div(K, nthr), L);
         pl->ksplit = ceil_div(K, pl->kb);
     }
-    pl->kc = fc_min64(FC_WINO_KC, pl->kb);
+    /* chunks of equal size: a job of 128 channels runs as 64 + 64, not 96 + 32 */
+    pl->kc = fc_min64(pl->kb, round_up(ceil_div(pl->kb, ceil_div(pl->kb, FC_WINO_KC)), 4));
     pl->inline_w = nblocks <= FC_WINO_INLINE_BLOCKS;
     pl->row_groups = pl->tiles_x >= FC_WINO_ROW_MIN_TILES;
     const int64_t njobs = pl->nblocks * pl->ksplit;
