@@ -138,7 +138,7 @@ PK_INLINE void PK(rows_shared)(const fc_pool_desc *d, const T *x, int64_t pa, in
                 I at = PK(iset)(0);
                 if (hit) {
                     best = cache_v[b];
-                    at = cache_i[b];
+                    if (idx) at = cache_i[b];
                 } else {
                     PK(row)(x, plane_size, W, h0, st, m, kw, sw, 1, &best, &at);
                 }
@@ -149,7 +149,7 @@ PK_INLINE void PK(rows_shared)(const fc_pool_desc *d, const T *x, int64_t pa, in
                     PK(update)(&best, &at, hv, hi);
                 }
                 cache_v[b] = hv;
-                cache_i[b] = hi;
+                if (idx) cache_i[b] = hi;
                 PK(storen)(yrow + j0, sw == 2 ? PK(fix_v)(best) : best, m);
                 if (irow) {
                     at = PK(iadd)(sw == 2 ? PK(fix_i)(at) : at, PK(iadd)(PK(iset)(st), lane_col));
@@ -334,15 +334,25 @@ PK_INLINE void PK(planes)(const fc_pool_desc *d, const T *x, int64_t nplanes, in
                      idx ? idx + wait_c * PQ : NULL, kw, sw, lane_col);
 }
 
+/* kw and sw as constants for the common windows; idx either the caller's or a literal NULL,
+ * so that without indices (inference) the inlined code keeps no index arithmetic at all: the
+ * running indices only flow into stores guarded by `if (idx)`, and the compiler drops them. */
+#define PK_DISPATCH(IDX)                                                                          \
+    do {                                                                                          \
+        if (sw == 2 && kw == 2) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, IDX, 2, 2); /* VGG */   \
+        else if (sw == 2 && kw == 3) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, IDX, 3, 2); /* ResNet */ \
+        else if (sw == 1 && kw == 3) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, IDX, 3, 1);    \
+        else if (sw == 2) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, IDX, kw, 2);              \
+        else PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, IDX, kw, 1);                           \
+    } while (0)
+
 int64_t PK_ENTRY FC_MAXPOOL_ROWS_ARGS(T)
 {
     const int64_t kw = d->kw, sw = d->stride_w;
     if (kw > 4096) return 0;   /* absurd windows: the portable loop is as good */
-    if (sw == 2 && kw == 2) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, 2, 2);        /* VGG */
-    else if (sw == 2 && kw == 3) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, 3, 2);   /* ResNet */
-    else if (sw == 1 && kw == 3) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, 3, 1);
-    else if (sw == 2) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, kw, 2);
-    else if (sw == 1) PK(planes)(d, x, nplanes, pa, pb, q0, nq, y, idx, kw, 1);
-    else return 0;
+    if (sw != 1 && sw != 2) return 0;
+    if (idx) PK_DISPATCH(idx);
+    else PK_DISPATCH((int64_t *)NULL);
     return nq;
 }
+#undef PK_DISPATCH
