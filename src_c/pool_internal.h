@@ -13,6 +13,10 @@
 #define FC_POOL_PREFETCH(p) ((void)0)
 #endif
 
+/* max pooling with edge columns (padded windows) runs plane by plane from planes this large
+ * up (max_planes in pool_max_tmpl.h); smaller planes keep one kernel call for all of them  */
+#define FC_POOL_EDGE_PLANE_BYTES ((int64_t)16384)
+
 /* Output size of one pooling axis, torch's rule (dilation 1): floor or ceil division, and in
  * ceil mode the last window must start inside the input or the left padding. < 1 if none.    */
 int64_t fc_pool_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int ceil_mode);

@@ -50,6 +50,9 @@ GRID = [
     ((1, 2, 1, 1), 2, 2, 1, False),           # 1x1 input, window mostly padding
     ((1, 1, 1, 1), 2, 2, 0, True),            # ceil_mode window overhanging the whole input
     ((1, 1, 2, 19), 3, 2, 1, True),
+    # planes of >= 16 KB with edge columns: plane by plane, the edge column 8 rows at a time
+    ((2, 3, 70, 66), 3, 2, 1, False),         # left edge; rows 1-34 in blocks of 8, then 2
+    ((2, 2, 71, 67), 3, 2, 1, True),          # and a right edge column (ceil mode), last row clipped
 ]
 GRID_IDS = [f"{s}-k{k}-s{st}-p{p}{'-ceil' if c else ''}" for s, k, st, p, c in GRID]
 
