@@ -23,11 +23,12 @@
 #endif
 #define FC_WINO_MAX_TILES 512   /* tiles per block at most (small C and K) */
 #ifndef FC_WINO_KC
-/* output channels per chunk (a multiple of every GEMM kit's MR: 12, 6, 4). Measured, batch 1,
- * 2 threads, against 48: 14x14 256 channels 0.87 -> 0.83 ms, 512 channels 3.68 -> 3.37 ms,
- * 28x28 128 channels 0.61 -> 0.55 ms, 56x56 256 channels 8.2 -> 7.5 ms; 144 was no better
- * and 256 much worse (the chunk's M no longer fits in L2)                                   */
-#define FC_WINO_KC 96
+/* output channels per chunk (a multiple of every GEMM kit's MR: 12, 6, 4). 96 ran batch-1
+ * layers 5-10% faster (fewer GEMM calls, so V is packed fewer times: 14x14 256 channels 0.87
+ * -> 0.83 ms, 28x28 128 channels 0.61 -> 0.55 ms) but a chunk's transformed filters (36 x kc
+ * x C per thread, inline mode) then raised ResNet-50's batch-1 inference peak from 31 to 38
+ * MB, above torch's: memory is a target, so 48.                                            */
+#define FC_WINO_KC 48
 #endif
 #ifndef FC_WINO_INLINE_BLOCKS
 #define FC_WINO_INLINE_BLOCKS 2 /* at most this many tile blocks: filters transformed per job */
@@ -130,8 +131,7 @@ static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_pl
         pl->kb = round_up(ceil_div(K, nthr), L);
         pl->ksplit = ceil_div(K, pl->kb);
     }
-    /* chunks of equal size: a job of 128 channels runs as 64 + 64, not 96 + 32 */
-    pl->kc = fc_min64(pl->kb, round_up(ceil_div(pl->kb, ceil_div(pl->kb, FC_WINO_KC)), 4));
+    pl->kc = fc_min64(FC_WINO_KC, pl->kb);
     pl->inline_w = nblocks <= FC_WINO_INLINE_BLOCKS;
     pl->row_groups = pl->tiles_x >= FC_WINO_ROW_MIN_TILES;
     const int64_t njobs = pl->nblocks * pl->ksplit;

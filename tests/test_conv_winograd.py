@@ -39,7 +39,7 @@ CASES = [
     (3, 64, 28, 28, 64, 1, True, False),  # several tile groups per image, batch 3
     (1, 17, 28, 28, 33, 0, False, False),
     (2, 1, 28, 28, 1, 2, True, True),     # one channel in, one out
-    (1, 5, 9, 9, 200, 1, True, False),    # 200 output channels: chunks of 96, 96 and 8
+    (1, 5, 9, 9, 200, 1, True, False),    # 200 output channels: chunks of 48 and a last of 8
 ]
 
 
