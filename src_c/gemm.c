@@ -52,6 +52,8 @@ typedef struct {
     int64_t nc;          /* column block bound (multiple of NR): a B buffer holds kc x nc */
     int split_rows;      /* 1: threads split M; 0: threads split N */
     int a_readable;      /* A may be read in place (not transposed, rows not aliasing in L1) */
+    int row_tail;        /* A is read in place for any split (N <= a_in_place_n): narrow column
+                          * remainders may be summed along k (GK(row_tail))                    */
     char *work;          /* per thread: [B panel][A block], 64-byte aligned pieces */
     int64_t b_bytes, a_bytes;
 } gemm_plan;
@@ -101,11 +103,11 @@ static void gemm_a_block(const gemm_plan *p, int64_t ic, int64_t mcur, int64_t p
         /* rows of A are read in place: MR sequential streams the prefetcher follows (a
          * transposed A would be read across rows, one cache line per k: packing wins there) */
         kit->macro(mcur, ncur, kcur, p->alpha, a, p->lda, 1, kit->mr * p->lda, bbuf, beta, c,
-                   p->ldc);
+                   p->ldc, p->row_tail);
         return;
     }
     kit->pack_a(p->trans_a, mcur, kcur, a, p->lda, abuf);
-    kit->macro(mcur, ncur, kcur, p->alpha, abuf, 1, kit->mr, kit->mr * kcur, bbuf, beta, c, p->ldc);
+    kit->macro(mcur, ncur, kcur, p->alpha, abuf, 1, kit->mr, kit->mr * kcur, bbuf, beta, c, p->ldc, 0);
 }
 
 /* rows [m0, m1) x columns [n0, n1) with private buffers: the whole loop nest, no barriers */
@@ -225,6 +227,7 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     p.ldc = ldc;
     p.kc = balanced_block(K, p.kit.kc, 1);
     p.a_readable = !trans_a && !rows_alias_in_l1(lda * p.kit.elem);
+    p.row_tail = p.a_readable && N <= p.kit.a_in_place_n;
 
     int want = fc_ctx_threads(ctx);
 #ifdef FC_HAVE_OPENMP

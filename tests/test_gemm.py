@@ -114,12 +114,17 @@ def test_empty_output_is_a_no_op(isa):
 
 
 def test_float32_is_not_computed_in_double():
-    """A float32 result must carry float32 rounding: 1 + 2^-30 - 1 sums to 0 in float32."""
-    A = np.array([[1.0, 2.0 ** -30, -1.0]], dtype=np.float32)
-    B = np.ones((3, 1), dtype=np.float32)
+    """A float32 result must carry float32 rounding: 1 + 2^-30 - 1 sums to 0 in float32 (2^-30
+    in double). Through packed A (transposed: every kernel sums in k order) the three terms are
+    consecutive; read in place, a narrow column is summed along k in 8 or 16 lanes (row_tail),
+    so they sit 16 apart to fall into the same lane, where they are still added in order."""
     C = np.zeros((1, 1), dtype=np.float32)
+    packed_a = np.array([[1.0], [2.0 ** -30], [-1.0]], dtype=np.float32)   # A^T
+    in_place_a = np.zeros((1, 33), dtype=np.float32)
+    in_place_a[0, [0, 16, 32]] = 1.0, 2.0 ** -30, -1.0
     for isa in range(_ext.CPU_ISA + 1):
-        assert _run(isa, 1, A, B, C, False, False, 1.0, 0.0)[0, 0] == 0.0
+        assert _run(isa, 1, packed_a, np.ones((3, 1), np.float32), C, True, False, 1.0, 0.0)[0, 0] == 0.0
+        assert _run(isa, 1, in_place_a, np.ones((33, 1), np.float32), C, False, False, 1.0, 0.0)[0, 0] == 0.0
 
 
 # threaded shapes: rows split (tall), columns split (wide), several depth blocks
@@ -158,7 +163,33 @@ def test_element_does_not_depend_on_its_tile(isa, ta):
         wide = _run(isa, 1, A, B, C, ta, False, 0.5, 0.25)
         narrow = _run(isa, 1, A, np.ascontiguousarray(B[:, :N]), np.ascontiguousarray(C[:, :N]),
                       ta, False, 0.5, 0.25)
-        np.testing.assert_array_equal(narrow, wide[:, :N], err_msg=f"M={M} N={N} K={K}")
+        # the exception: A read in place, the last N % VL <= 4 columns summed along k (row_tail)
+        tail = 0 if ta else _row_tail_columns(isa, N)
+        np.testing.assert_array_equal(narrow[:, :N - tail], wide[:, :N - tail], err_msg=f"M={M} N={N} K={K}")
+        expected, scale = _reference(A, B[:, :N], C[:, :N], ta, False, 0.5, 0.25)
+        _assert_gemm_close(narrow, expected, scale, np.float32, f"M={M} N={N} K={K}")
+
+
+def _row_tail_columns(isa, N):
+    """Columns a float32 GEMM with A read in place sums along k: the last N % VL when at most 4
+    (VL = 16 lanes on AVX-512, 8 on AVX2; the portable path has no such kernel)."""
+    vl = {0: 0, 1: 8, 2: 16}[isa]
+    rem = N % vl if vl else 0
+    return rem if 0 < rem <= 4 else 0
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_row_tail_does_not_depend_on_thread_count(isa):
+    """Whether a column is summed along k depends on the call's shapes only (A in place for
+    every split, N <= 256): 1, 2 and 3 threads, rows split or (M = 12) columns, give the same bits."""
+    for M, N, K in [(200, 49, 4608), (37, 241, 700), (512, 196, 1152), (30, 3, 77), (12, 241, 500)]:
+        A, B, C = _operands(M, N, K, False, False, np.float32, seed=N)
+        one = _run(isa, 1, A, B, C, False, False, 1.0, 0.0)
+        for threads in (2, 3):
+            np.testing.assert_array_equal(_run(isa, threads, A, B, C, False, False, 1.0, 0.0), one,
+                                          err_msg=f"M={M} N={N} K={K} threads={threads}")
+        expected, scale = _reference(A, B, C, False, False, 1.0, 0.0)
+        _assert_gemm_close(one, expected, scale, np.float32, f"M={M} N={N} K={K}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

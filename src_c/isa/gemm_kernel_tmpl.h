@@ -19,7 +19,9 @@
  * of C, and each element of A is broadcast. Every C element is an independent dot product
  * accumulated in k order, so the result of an element does not depend on the tile it falls in,
  * on the thread that computes it, or on the edge handling: edges run the same code with fewer
- * rows (mv < MR), fewer vectors (nv < NV) and lane masks on the last vector.                   */
+ * rows (mv < MR), fewer vectors (nv < NV) and lane masks on the last vector. One exception,
+ * chosen by the shapes alone: with A read in place, the last N % VL <= 4 columns of a call
+ * may be summed along k (GK(row_tail)).                                                      */
 
 #define GK_NR (GK_NV * GK_VL)
 #define GK_CAT2(a, b) a##_##b
@@ -248,6 +250,87 @@ GK_INLINE void GK(ukr_vec_tail)(const int cols, int64_t k, const GK_T *restrict 
     for (int c = 0; c < cols; ++c) GK(store_column)(tacc[c], alpha, beta, C + GK_VL + c, ldc, GK_MR);
 }
 
+/* ---- row tail --------------------------------------------------------------------------------
+ * The last `cols` (at most GK_COLTAIL) columns of a B sliver against an A block read in place
+ * (row i at a + i*lda, contiguous in k): each element as a dot product vectorised along k
+ * (GK_VL partial sums, then the lanes added in a fixed tree), GK_TAIL_RB rows x cols at a
+ * time. For N = 49 = 3*16 + 1 this costs k/16 FMAs per row for the last column where a half
+ * vector cost k/2 (ResNet-50 layer4's 3x3 at batch 1, 512 x 49 x 4608: 1.32 -> 1.27 ms).
+ * The exception to k-ordered sums: these columns may differ in the last bits from the same
+ * element computed through packed A. The driver enables it only for calls in which every
+ * thread split reads A in place, and the columns that take it are the call's last N % VL:
+ * results depend on the shapes only, never on the thread count.                          */
+#define GK_TAIL_RB 4
+GK_INLINE GK_T GK(lane_sum)(GK_VT v)
+{
+    GK_T buf[GK_VL];
+    GK_STORE(buf, v);
+    for (int w = GK_VL / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; ++i) buf[i] += buf[i + w];
+    return buf[0];
+}
+
+GK_INLINE void GK(row_tail_block)(const int rows, const int cols, int64_t k, const GK_T *restrict a,
+                                  int64_t lda, const GK_T *restrict bt, int64_t ldbt, GK_T alpha,
+                                  GK_T beta, GK_T *restrict C, int64_t ldc)
+{
+    GK_VT acc[GK_TAIL_RB][GK_COLTAIL];
+    GK_UNROLL for (int r = 0; r < rows; ++r) {
+        GK_UNROLL for (int c = 0; c < cols; ++c) acc[r][c] = GK_ZERO();
+    }
+    int64_t kk = 0;
+    for (; kk + GK_VL <= k; kk += GK_VL) {
+        GK_VT bv[GK_COLTAIL];
+        GK_UNROLL for (int c = 0; c < cols; ++c) bv[c] = GK_LOAD(bt + c * ldbt + kk);
+        GK_UNROLL for (int r = 0; r < rows; ++r) {
+            const GK_VT av = GK_LOAD(a + r * lda + kk);
+            GK_UNROLL for (int c = 0; c < cols; ++c) acc[r][c] = GK_FMA(av, bv[c], acc[r][c]);
+        }
+    }
+    if (kk < k) {   /* the last k % VL: A masked (never read past the row), bt is zero there */
+        const GK_MT mask = GK_MASK((int)(k - kk));
+        GK_VT bv[GK_COLTAIL];
+        GK_UNROLL for (int c = 0; c < cols; ++c) bv[c] = GK_LOAD(bt + c * ldbt + kk);
+        GK_UNROLL for (int r = 0; r < rows; ++r) {
+            const GK_VT av = GK_MLOAD(a + r * lda + kk, mask);
+            GK_UNROLL for (int c = 0; c < cols; ++c) acc[r][c] = GK_FMA(av, bv[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c)
+            GK(store_column)(GK_SET1(GK(lane_sum)(acc[r][c])), alpha, beta, C + r * ldc + c, ldc, 1);
+}
+
+static void GK(row_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t lda, const GK_T *b,
+                         GK_T alpha, GK_T beta, GK_T *C, int64_t ldc)
+{
+    /* the tail columns of the packed sliver (b[kk*NR + c]) made contiguous in k, zero padded;
+     * k <= GK_KC: the driver's depth blocks never exceed the kit's kc                      */
+    enum { LDBT = GK_KC + GK_VL };
+    GK_T bt[GK_COLTAIL * LDBT];
+    for (int c = 0; c < cols; ++c) {
+        for (int64_t kk = 0; kk < k; ++kk) bt[c * LDBT + kk] = b[kk * GK_NR + c];
+        for (int64_t kk = k; kk < LDBT; ++kk) bt[c * LDBT + kk] = 0;
+    }
+    for (int64_t i0 = 0; i0 < m; i0 += GK_TAIL_RB) {
+        const int rows = (int)fc_min64(GK_TAIL_RB, m - i0);
+        const GK_T *ai = a + i0 * lda;
+        GK_T *ci = C + i0 * ldc;
+        switch (rows * 16 + cols) {
+#define GK_ROW_CASE(r_, c_)                                                                  \
+        case (r_) * 16 + (c_):                                                               \
+            GK(row_tail_block)(r_, c_, k, ai, lda, bt, LDBT, alpha, beta, ci, ldc);          \
+            break;
+#define GK_ROW_R(r_) GK_ROW_CASE(r_, 1) GK_ROW_CASE(r_, 2) GK_ROW_CASE(r_, 3) GK_ROW_CASE(r_, 4)
+        GK_ROW_R(1) GK_ROW_R(2) GK_ROW_R(3) GK_ROW_R(4)
+#undef GK_ROW_R
+#undef GK_ROW_CASE
+        default:
+            break;
+        }
+    }
+}
+
 /* C[0:m, 0:cols] for every sliver of a packed A block, GK_COLTAIL_G slivers at a time */
 static void GK(col_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t a_ss,
                          const GK_T *b, GK_T alpha, GK_T beta, GK_T *C, int64_t ldc)
@@ -271,6 +354,7 @@ static void GK(col_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t 
         }
     }
 }
+#undef GK_TAIL_RB
 #endif
 
 /* ---- macro-kernel: C[0:m, 0:n] over an A block and a packed B panel -------------------------
@@ -279,7 +363,7 @@ static void GK(col_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t 
  * constant strides); an unpacked row-major A has a_rs = lda, a_cs = 1 (transposed: 1, lda).  */
 static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const void *a_,
                       int64_t a_rs, int64_t a_cs, int64_t a_ss, const void *pb_,
-                      const void *beta_, void *C_, int64_t ldc)
+                      const void *beta_, void *C_, int64_t ldc, int row_tail)
 {
     const GK_T alpha = *(const GK_T *)alpha_, beta = *(const GK_T *)beta_;
     const GK_T *pa = (const GK_T *)a_, *pb = (const GK_T *)pb_;
@@ -290,9 +374,11 @@ static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const
         const int nn = (int)fc_min64(GK_NR, n - j0);
         const int rem = nn % GK_VL;
         int nv = nn / GK_VL, half = 0, nlast = GK_VL;
-        int tail = 0;   /* columns left to GK(col_tail) */
+        int tail = 0;   /* columns left to GK(col_tail), or with A in place to GK(row_tail) */
 #ifdef GK_COLTAIL
-        if (packed && rem <= GK_COLTAIL) tail = rem;
+        if (rem <= GK_COLTAIL && (packed || (row_tail && a_cs == 1))) tail = rem;
+#else
+        (void)row_tail;
 #endif
         if (rem && !tail) {
 #ifdef GK_HALF
@@ -303,7 +389,11 @@ static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const
         }
         const GK_T *b = pb + (j0 / GK_NR) * k * GK_NR;
 #ifdef GK_COLTAIL
-        if (tail && nv == 1) {
+        if (tail && !packed) {
+            GK(row_tail)(m, tail, k, pa, a_rs, b + nv * GK_VL, alpha, beta, C + j0 + nv * GK_VL, ldc);
+            if (nv == 0) continue;
+        }
+        if (tail && packed && nv == 1) {
             /* one vector and a few columns (N = 49 = 3*16 + 1): full slivers in one pass, the
              * rows of a last partial sliver the two-pass way */
             const int64_t mfull = m - m % GK_MR;
@@ -325,7 +415,7 @@ static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const
             }
             continue;
         }
-        if (tail)
+        if (tail && packed)
             GK(col_tail)(m, tail, k, pa, a_ss, b + nv * GK_VL, alpha, beta, C + j0 + nv * GK_VL, ldc);
         if (nv == 0 && !half) continue;
 #endif
