@@ -355,6 +355,27 @@ def test_avg_matches_torch(shape, k, s, p, ceil):
                      tx.grad.numpy(), rtol=1e-12 if dtype == np.float64 else 1e-6)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_sums_in_window_order_to_the_bit(config, dtype):
+    """Every output (the interior ones 16 at a time, the edges one by one) is its window summed
+    row by row, column by column, from 0, in the dtype, then divided once: a plain loop in that
+    order gives the same bits (41 outputs a row: blocks of 16, 16 and 7 inside, the two edges alone)."""
+    x = rng(13).standard_normal((1, 2, 7, 81)).astype(dtype)
+    k, s, p = 3, 2, 1
+    want = np.empty((1, 2, 4, 41), dtype)
+    for c, i, j in itertools.product(range(2), range(4), range(41)):
+        h0, h1 = max(i * s - p, 0), min(i * s - p + k, 7)
+        w0, w1 = max(j * s - p, 0), min(j * s - p + k, 81)
+        acc = dtype(0)
+        for h in range(h0, h1):
+            for w in range(w0, w1):
+                acc = dtype(acc + x[0, c, h, w])
+        want[0, c, i, j] = acc / dtype((h1 - h0) * (w1 - w0))
+    for isa, threads in PATHS:
+        config(isa, threads)
+        np.testing.assert_array_equal(F.avg_pool2d(x, k, s, p, count_include_pad=False), want, err_msg=isa)
+
+
 def test_avg_divisors_by_hand():
     x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
     # 3x3 stride 2 pad 1: the corner window holds x[0:2, 0:2] = 0 1 4 5
