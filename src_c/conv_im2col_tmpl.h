@@ -326,8 +326,9 @@ int FC_NAME(fc_conv2d_grad_input_im2col)(const fc_ctx *ctx, const fc_conv_desc *
 }
 
 /* grad_w (or its transpose, swap) over output pixels [g0, g1) of the flattened (image, pixel)
- * range, one thread: tiles that never straddle two images; acc is overwritten.             */
-static int FC_NAME(grad_weight_range)(const fc_ctx *one, const fc_conv_desc *d,
+ * range, in order, tiles that never straddle two images; acc is overwritten. With ctx's
+ * threads the im2col and the GEMMs are threaded (inside a parallel region they run on one). */
+static int FC_NAME(grad_weight_range)(const fc_ctx *ctx, const fc_conv_desc *d,
                                       const fc_conv_sizes_t *sz, const FC_T *grad_y, const FC_T *x,
                                       int64_t g0, int64_t g1, int64_t T, int swap, FC_T *col,
                                       FC_T *acc)
@@ -339,11 +340,11 @@ static int FC_NAME(grad_weight_range)(const fc_ctx *one, const fc_conv_desc *d,
     for (int64_t g = g0; g < g1 && err == FC_OK;) {
         const int64_t n = g / pq, t0 = g % pq, tn = fc_min64(T, fc_min64(pq - t0, g1 - g));
         const FC_T beta = g == g0 ? 0 : 1;
-        FC_NAME(im2col_tile)(d, x + n * C * sz->hw, 0, C, 0, d->R, t0, tn, col, tn);
+        FC_NAME(im2col_tile_threaded)(fc_ctx_threads(ctx), d, x + n * C * sz->hw, t0, tn, col);
         if (swap)
-            err = FC_GEMM(one, 0, 1, crs, K, tn, 1, col, tn, grad_y + n * K * pq + t0, pq, beta, acc, K);
+            err = FC_GEMM(ctx, 0, 1, crs, K, tn, 1, col, tn, grad_y + n * K * pq + t0, pq, beta, acc, K);
         else
-            err = FC_GEMM(one, 0, 1, K, crs, tn, 1, grad_y + n * K * pq + t0, pq, col, tn, beta, acc, crs);
+            err = FC_GEMM(ctx, 0, 1, K, crs, tn, 1, grad_y + n * K * pq + t0, pq, col, tn, beta, acc, crs);
         g += tn;
     }
     return err;
@@ -372,8 +373,8 @@ int FC_NAME(fc_conv2d_grad_weight_im2col)(const fc_ctx *ctx, const fc_conv_desc 
     }
     const int nthr = fc_ctx_threads(ctx);
     (void)nthr;   /* only read by the OpenMP pragma, absent in builds without OpenMP */
-    const int64_t N = d->N, K = d->K, C = d->C, crs = sz.crs, pq = sz.pq;
-    const int64_t T = FC_NAME(tile_width)(crs, pq), ntile = (pq + T - 1) / T;
+    const int64_t N = d->N, K = d->K, crs = sz.crs, pq = sz.pq;
+    const int64_t T = FC_NAME(tile_width)(crs, pq);
     /* Few output channels (K <= 64, K < C*R*S): compute grad_w^T = col . grad_y^T instead.
      * The GEMM then reads the column tile in place and packs only grad_y's K x tn slice; the
      * other way it packs the whole (transposed) tile, and with M = K rows split over the
@@ -394,9 +395,9 @@ int FC_NAME(fc_conv2d_grad_weight_im2col)(const fc_ctx *ctx, const fc_conv_desc 
         return FC_ENOMEM;
     }
     int err = FC_OK;
+    FC_T *out = swap ? gwt : grad_w;
     if (split) {
         const fc_ctx one = {fc_ctx_isa(ctx), 1};
-        FC_T *out = swap ? gwt : grad_w;
         FC_PRAGMA_OMP_FOR(nthr, 1)
         for (int t = 0; t < nthr; t++) {
             /* thread 0 sums straight into out, the others into their partial copies */
@@ -412,19 +413,8 @@ int FC_NAME(fc_conv2d_grad_weight_im2col)(const fc_ctx *ctx, const fc_conv_desc 
         FC_PRAGMA_OMP_FOR(nthr, sz.w > 16384)
         for (int64_t i = 0; i < sz.w; i++)
             for (int t = 1; t < nthr; t++) out[i] += part[(int64_t)(t - 1) * sz.w + i];
-    }
-    for (int64_t n = 0; n < N && err == FC_OK && !split; n++) {
-        for (int64_t ti = 0; ti < ntile && err == FC_OK; ti++) {
-            const int64_t t0 = ti * T, tn = fc_min64(T, pq - t0);
-            const FC_T beta = (n == 0 && ti == 0) ? 0 : 1;
-            FC_NAME(im2col_tile_threaded)(nthr, d, x + n * C * sz.hw, t0, tn, ws);
-            if (swap)
-                err = FC_GEMM(ctx, 0, 1, crs, K, tn, 1, ws, tn, grad_y + n * K * pq + t0, pq, beta,
-                              gwt, K);
-            else
-                err = FC_GEMM(ctx, 0, 1, K, crs, tn, 1, grad_y + n * K * pq + t0, pq, ws, tn, beta,
-                              grad_w, crs);
-        }
+    } else {
+        err = FC_NAME(grad_weight_range)(ctx, d, &sz, grad_y, x, 0, N * pq, T, swap, ws, out);
     }
     if (swap && err == FC_OK) {
         for (int64_t k = 0; k < K; k++)

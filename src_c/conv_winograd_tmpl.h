@@ -135,6 +135,36 @@ static int WD(wino_shared_v)(const fc_ctx *ctx, const fc_conv_desc *d, const win
     return err;
 }
 
+/* Whole jobs per thread (tile blocks, or blocks x output-channel ranges), each filling its
+ * own V: job = ks * nblocks + b, so with a channel split a thread's jobs share their filters.
+ * ws: per thread V, M and the U chunk.                                                      */
+static int WD(wino_jobs)(const fc_ctx *ctx, const fc_conv_desc *d, const wino_plan *pl,
+                         const FC_T *x, const FC_T *w, const FC_T *U, const FC_T *bias, int relu,
+                         FC_T *y, FC_T *ws)
+{
+    const int nthr = fc_ctx_threads(ctx), isa = fc_ctx_isa(ctx);
+    const fc_ctx inner = {isa, 1};
+    const int64_t njobs = pl->nblocks * pl->ksplit;
+    int err = FC_OK;
+    (void)nthr;
+    FC_PRAGMA_OMP_FOR(nthr, pl->nws > 1)
+    for (int64_t job = 0; job < njobs; job++) {
+        const int64_t b = job % pl->nblocks, ks = job / pl->nblocks;
+        const int64_t t0 = wino_block_start(pl, b), tn = wino_block_start(pl, b + 1) - t0;
+        const int64_t k0 = ks * pl->kb, kb = fc_min64(pl->kb, d->K - k0);
+        FC_T *wsj = ws + (int64_t)FC_OMP_THREAD_NUM() * pl->ws_elems;
+        if (kb <= 0) continue;
+        WD(wino_fill_v)(isa, d, pl, x, t0, tn, 0, d->C, wsj);
+        const int s2 = WD(wino_channels)(&inner, d, pl, wsj, w, U, bias, relu, y, t0, tn, k0, kb,
+                                         wsj + pl->v_elems, wsj + pl->v_elems + pl->m_elems);
+        if (s2 != FC_OK) {
+            FC_PRAGMA_OMP_CRITICAL
+            err = s2;
+        }
+    }
+    return err;
+}
+
 int WD(fc_conv2d_forward_winograd)(const fc_ctx *ctx, const fc_conv_desc *d, const FC_T *x,
                                    const FC_T *w, const FC_T *bias, int flags, FC_T *y)
 {
@@ -174,31 +204,9 @@ int WD(fc_conv2d_forward_winograd)(const fc_ctx *ctx, const fc_conv_desc *d, con
         for (int64_t k0 = 0; k0 < K; k0 += 4)
             WD(wino_weights_rows)(isa, w, C, k0, fc_min64(K, k0 + 4), U, pl.u_ld);
     }
-    int err = FC_OK;
-    if (pl.ksplit > 1 && nthr > 1) {
-        err = WD(wino_shared_v)(ctx, d, &pl, x, w, U, bias, relu, y, ws);
-        fc_aligned_free(ws);
-        fc_aligned_free(U);
-        return err;
-    }
-    const fc_ctx inner = {isa, 1};
-    const int64_t njobs = pl.nblocks * pl.ksplit;
-    /* job = ks * nblocks + b: with a channel split, a thread's jobs share their filters */
-    FC_PRAGMA_OMP_FOR(nthr, pl.nws > 1)
-    for (int64_t job = 0; job < njobs; job++) {
-        const int64_t b = job % pl.nblocks, ks = job / pl.nblocks;
-        const int64_t t0 = wino_block_start(&pl, b), tn = wino_block_start(&pl, b + 1) - t0;
-        const int64_t k0 = ks * pl.kb, kb = fc_min64(pl.kb, K - k0);
-        FC_T *wsj = ws + (int64_t)FC_OMP_THREAD_NUM() * pl.ws_elems;
-        if (kb <= 0) continue;
-        WD(wino_fill_v)(isa, d, &pl, x, t0, tn, 0, d->C, wsj);
-        const int s2 = WD(wino_channels)(&inner, d, &pl, wsj, w, U, bias, relu, y, t0, tn, k0, kb,
-                                         wsj + pl.v_elems, wsj + pl.v_elems + pl.m_elems);
-        if (s2 != FC_OK) {
-            FC_PRAGMA_OMP_CRITICAL
-            err = s2;
-        }
-    }
+    const int err = pl.ksplit > 1 && nthr > 1
+                        ? WD(wino_shared_v)(ctx, d, &pl, x, w, U, bias, relu, y, ws)
+                        : WD(wino_jobs)(ctx, d, &pl, x, w, U, bias, relu, y, ws);
     fc_aligned_free(ws);
     fc_aligned_free(U);
     return err;

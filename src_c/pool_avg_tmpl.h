@@ -39,10 +39,9 @@ static void SFX(avg_cols)(const fc_pool_desc *d, int include_pad, const T *xp, i
 static void SFX(avg_row)(const fc_pool_desc *d, int include_pad, const T *xp, int64_t p, T *yrow)
 {
     const int64_t W = d->W, Q = d->Q, sw = d->stride_w, pw = d->pad_w, kw = d->kw;
-    int64_t h0, h1;
+    int64_t h0, h1, lo, hi;
     const int64_t rows = SFX(avg_extent)(p, d->stride_h, d->pad_h, d->kh, d->H, include_pad, &h0, &h1);
-    const int64_t lo = fc_min64((pw + sw - 1) / sw, Q);   /* first window starting at w >= 0 */
-    const int64_t hi = W - kw + pw >= 0 ? fc_max64(lo, fc_min64((W - kw + pw) / sw + 1, Q)) : lo;
+    fc_pool_inside(Q, W, kw, sw, pw, &lo, &hi);
     SFX(avg_cols)(d, include_pad, xp, rows, h0, h1, 0, lo, yrow);
     const T div = (T)(rows * kw);
     for (int64_t q0 = lo; q0 < hi; q0 += AVG_BLOCK) {

@@ -13,6 +13,15 @@
 #define FC_POOL_PREFETCH(p) ((void)0)
 #endif
 
+/* Outputs [*lo, *hi) along one axis whose windows lie inside the input (start >= 0 and
+ * start + k <= in), the ones the fast paths take; lo <= hi <= out                         */
+static inline void fc_pool_inside(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pad,
+                                  int64_t *lo, int64_t *hi)
+{
+    *lo = fc_min64((pad + stride - 1) / stride, out);
+    *hi = in - k + pad >= 0 ? fc_max64(*lo, fc_min64((in - k + pad) / stride + 1, out)) : *lo;
+}
+
 /* max pooling with edge columns (padded windows) runs plane by plane from planes this large
  * up (max_planes in pool_max_tmpl.h); smaller planes keep one kernel call for all of them  */
 #define FC_POOL_EDGE_PLANE_BYTES ((int64_t)16384)

@@ -71,9 +71,10 @@ static void SFX(max_edge_column)(const fc_pool_desc *d, const T *xp, int64_t q, 
     int64_t w0 = q * d->stride_w - d->pad_w;
     const int64_t w1 = fc_min64(w0 + d->kw, W);
     w0 = fc_max64(w0, 0);
-    /* full-height rows: top = p*sh - pad_h >= 0 and top + kh <= H */
-    const int64_t fa = fc_min64(fc_max64(r0, (d->pad_h + sh - 1) / sh), r1);
-    const int64_t fb = d->H - kh + d->pad_h >= 0 ? fc_max64(fa, fc_min64(r1, (d->H - kh + d->pad_h) / sh + 1)) : fa;
+    /* rows [fa, fb) of [r0, r1): windows full height */
+    int64_t inside_lo, inside_hi;
+    fc_pool_inside(d->P, d->H, kh, sh, d->pad_h, &inside_lo, &inside_hi);
+    const int64_t fa = fc_min64(fc_max64(r0, inside_lo), r1), fb = fc_max64(fa, fc_min64(r1, inside_hi));
     for (int64_t p = r0; p < fa; ++p) SFX(max_row_generic)(d, xp, p, q, q + 1, yp + p * Q, ip ? ip + p * Q : NULL);
     int64_t p = fa;
     for (; p + FC_POOL_EDGE_ROWS <= fb; p += FC_POOL_EDGE_ROWS) {
@@ -140,9 +141,8 @@ int SFX(fc_maxpool2d_forward)(const fc_ctx *ctx, const fc_pool_desc *d, const T 
     if (!x || !y) return FC_EINVAL;
     /* the SIMD kernels index in 32 bits */
     SFX(rows_fn) simd = HW <= INT32_MAX ? SFX(pick_rows)(fc_ctx_isa(ctx)) : NULL;
-    const int64_t sw = d->stride_w, pw = d->pad_w;
-    const int64_t lo = fc_min64((pw + sw - 1) / sw, d->Q);                 /* first w0 >= 0 */
-    const int64_t hi = d->W - d->kw + pw >= 0 ? fc_min64((d->W - d->kw + pw) / sw + 1, d->Q) : 0;
+    int64_t lo, hi;   /* columns whose windows lie inside the input horizontally */
+    fc_pool_inside(d->Q, d->W, d->kw, d->stride_w, d->pad_w, &lo, &hi);
     const fc_pool_plan pl = fc_pool_plan_make(ctx, planes, d->P, planes * PQ * d->kh * d->kw);
     if (pl.chunks == 1) {
         /* whole planes: one contiguous range of them per thread, so small planes (late layers,

@@ -169,6 +169,11 @@ static void GK(edge_tile)(int mv, int nv, int half, int64_t kc, const GK_T *a, i
 }
 
 #ifdef GK_COLTAIL
+/* X(a, b) for a, b in 1..4: the compile-time shapes of the tail kernels' dispatch (at most
+ * GK_COLTAIL_G slivers or GK_TAIL_RB rows, times at most GK_COLTAIL columns, all 4)        */
+#define GK_FOR_4x4(X) X(1, 1) X(1, 2) X(1, 3) X(1, 4) X(2, 1) X(2, 2) X(2, 3) X(2, 4) \
+    X(3, 1) X(3, 2) X(3, 3) X(3, 4) X(4, 1) X(4, 2) X(4, 3) X(4, 4)
+
 /* the epilogue of a column vectorised along M: lane i is C[i*ldc] for i < rows, written as
  * alpha*r + beta*C (old C gathered, and never read when beta == 0), the same operations as
  * GK(ukr)'s epilogue                                                                       */
@@ -304,13 +309,14 @@ GK_INLINE void GK(row_tail_block)(const int rows, const int cols, int64_t k, con
 static void GK(row_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t lda, const GK_T *b,
                          GK_T alpha, GK_T beta, GK_T *C, int64_t ldc)
 {
-    /* the tail columns of the packed sliver (b[kk*NR + c]) made contiguous in k, zero padded;
-     * k <= GK_KC: the driver's depth blocks never exceed the kit's kc                      */
+    /* the tail columns of the packed sliver (b[kk*NR + c]) made contiguous in k, zero padded
+     * to a whole vector; k <= GK_KC: the driver's depth blocks never exceed the kit's kc     */
     enum { LDBT = GK_KC + GK_VL };
     GK_T bt[GK_COLTAIL * LDBT];
+    const int64_t kpad = (k + GK_VL - 1) / GK_VL * GK_VL;
     for (int c = 0; c < cols; ++c) {
         for (int64_t kk = 0; kk < k; ++kk) bt[c * LDBT + kk] = b[kk * GK_NR + c];
-        for (int64_t kk = k; kk < LDBT; ++kk) bt[c * LDBT + kk] = 0;
+        for (int64_t kk = k; kk < kpad; ++kk) bt[c * LDBT + kk] = 0;
     }
     for (int64_t i0 = 0; i0 < m; i0 += GK_TAIL_RB) {
         const int rows = (int)fc_min64(GK_TAIL_RB, m - i0);
@@ -321,9 +327,7 @@ static void GK(row_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t 
         case (r_) * 16 + (c_):                                                               \
             GK(row_tail_block)(r_, c_, k, ai, lda, bt, LDBT, alpha, beta, ci, ldc);          \
             break;
-#define GK_ROW_R(r_) GK_ROW_CASE(r_, 1) GK_ROW_CASE(r_, 2) GK_ROW_CASE(r_, 3) GK_ROW_CASE(r_, 4)
-        GK_ROW_R(1) GK_ROW_R(2) GK_ROW_R(3) GK_ROW_R(4)
-#undef GK_ROW_R
+        GK_FOR_4x4(GK_ROW_CASE)
 #undef GK_ROW_CASE
         default:
             break;
@@ -345,9 +349,7 @@ static void GK(col_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t 
         case (g_) * 16 + (c_):                                                               \
             GK(tail_block)(g_, c_, k, ag, a_ss, b, alpha, beta, c, ldc, rows);               \
             break;
-#define GK_TAIL_G(g_) GK_TAIL_CASE(g_, 1) GK_TAIL_CASE(g_, 2) GK_TAIL_CASE(g_, 3) GK_TAIL_CASE(g_, 4)
-        GK_TAIL_G(1) GK_TAIL_G(2) GK_TAIL_G(3) GK_TAIL_G(4)
-#undef GK_TAIL_G
+        GK_FOR_4x4(GK_TAIL_CASE)
 #undef GK_TAIL_CASE
         default:
             break;
@@ -355,6 +357,7 @@ static void GK(col_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t 
     }
 }
 #undef GK_TAIL_RB
+#undef GK_FOR_4x4
 #endif
 
 /* ---- macro-kernel: C[0:m, 0:n] over an A block and a packed B panel -------------------------
@@ -376,7 +379,7 @@ static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const
         int nv = nn / GK_VL, half = 0, nlast = GK_VL;
         int tail = 0;   /* columns left to GK(col_tail), or with A in place to GK(row_tail) */
 #ifdef GK_COLTAIL
-        if (rem <= GK_COLTAIL && (packed || (row_tail && a_cs == 1))) tail = rem;
+        if (rem <= GK_COLTAIL && (packed || row_tail)) tail = rem;   /* row_tail: A in place */
 #else
         (void)row_tail;
 #endif
