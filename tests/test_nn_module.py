@@ -445,6 +445,17 @@ def test_to_double_and_float():
         net.to(np.int32)
 
 
+def test_double_of_uninitialised_weights_keeps_nan_quietly():
+    # weights never initialised can hold a signalling NaN; widening keeps it a NaN and
+    # NumPy's "invalid value encountered in cast" would only be noise in the user's log
+    lin = nn.Linear(2, 2)
+    lin.weight.data[0, 0] = np.array([0x7F800001], dtype=np.uint32).view(np.float32)[0]
+    with np.errstate(invalid="raise"):
+        lin.double()
+    assert lin.weight.dtype == np.float64 and np.isnan(lin.weight.data[0, 0])
+    assert np.isfinite(lin.weight.data.ravel()[1:]).all()
+
+
 def test_requires_grad_and_apply():
     net = small_cnn()
     net.requires_grad_(False)

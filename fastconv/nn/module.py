@@ -376,16 +376,19 @@ class Module:
         dt = np.dtype(dtype)
         if dt.kind != "f":
             raise TypeError(f"dtype: expected a floating-point dtype, got {dt}")
-        for m in self.modules():
-            for p in m._parameters.values():
-                if p is not None:
-                    p.data = p.data.astype(dt, copy=False)
-                    if p.grad is not None:
-                        p.grad = p.grad.astype(dt, copy=False)
-            for name, b in m._buffers.items():
-                if b is not None and b.dtype.kind == "f":
-                    m._buffers[name] = b.astype(dt, copy=False)
-            m._ctx = None
+        # Widening keeps every value; a signalling NaN (garbage in weights not yet
+        # initialised) becomes a quiet one, which NumPy would report as "invalid value".
+        with np.errstate(invalid="ignore"):
+            for m in self.modules():
+                for p in m._parameters.values():
+                    if p is not None:
+                        p.data = p.data.astype(dt, copy=False)
+                        if p.grad is not None:
+                            p.grad = p.grad.astype(dt, copy=False)
+                for name, b in m._buffers.items():
+                    if b is not None and b.dtype.kind == "f":
+                        m._buffers[name] = b.astype(dt, copy=False)
+                m._ctx = None
         return self
 
     def float(self):
