@@ -227,7 +227,8 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     p.ldc = ldc;
     p.kc = balanced_block(K, p.kit.kc, 1);
     p.a_readable = !trans_a && !rows_alias_in_l1(lda * p.kit.elem);
-    p.row_tail = p.a_readable && N <= p.kit.a_in_place_n;
+    /* the last N % vl columns summed along k where the kit measured it paying (its width)      */
+    p.row_tail = p.a_readable && N <= p.kit.a_in_place_n && N % p.kit.vl <= p.kit.row_tail_cols;
 
     int want = fc_ctx_threads(ctx);
 #ifdef FC_HAVE_OPENMP

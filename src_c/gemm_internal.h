@@ -19,6 +19,9 @@
 typedef struct fc_gemm_kit {
     int64_t elem;          /* sizeof(element) */
     int64_t mr, nr;        /* register block of the micro-kernel */
+    int64_t vl;            /* lanes of its vectors (nr is a multiple) */
+    int64_t row_tail_cols; /* with A in place, remainders of N % vl <= this many columns are
+                            * summed along k (macro's row_tail; 0: never) */
     int64_t kc, mc, nc;    /* cache blocks (upper bounds; mc multiple of mr, nc of nr) */
     int64_t a_in_place_n;  /* a non-transposed A is read in place, unpacked, for panels of at
                             * most this many columns (0: always pack) */

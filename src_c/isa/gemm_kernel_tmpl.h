@@ -20,8 +20,8 @@
  * accumulated in k order, so the result of an element does not depend on the tile it falls in,
  * on the thread that computes it, or on the edge handling: edges run the same code with fewer
  * rows (mv < MR), fewer vectors (nv < NV) and lane masks on the last vector. One exception,
- * chosen by the shapes alone: with A read in place, the last N % VL <= 4 columns of a call
- * may be summed along k (GK(row_tail)).                                                      */
+ * chosen by the shapes alone: with A read in place, the last N % VL columns of a call, when
+ * at most GK_ROW_TAIL_COLS, may be summed along k (GK(row_tail)).                           */
 
 #define GK_NR (GK_NV * GK_VL)
 #define GK_CAT2(a, b) a##_##b
@@ -539,6 +539,12 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
     kit->elem = (int64_t)sizeof(GK_T);
     kit->mr = GK_MR;
     kit->nr = GK_NR;
+    kit->vl = GK_VL;
+#ifdef GK_ROW_TAIL_COLS
+    kit->row_tail_cols = GK_ROW_TAIL_COLS;
+#else
+    kit->row_tail_cols = 0;
+#endif
     kit->kc = GK_KC;
     kit->mc = GK_MC;
     kit->nc = GK_NC;
@@ -559,6 +565,7 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
 #undef GK_A_IN_PLACE_N
 #undef GK_COLTAIL
 #undef GK_COLTAIL_G
+#undef GK_ROW_TAIL_COLS
 #undef GK_TR4_BLOCK
 #undef GK_VT
 #undef GK_MT
