@@ -19,15 +19,19 @@ static void im2col_run_bounds(int64_t W, int64_t pw, int64_t sw, int64_t s, int6
 #define FC_T float
 #define FC_SFX _f32
 #define FC_GEMM fc_sgemm
+#define FC_GEMM_EX fc_sgemm_ex
 #include "conv_im2col_tmpl.h"
 #undef FC_T
 #undef FC_SFX
 #undef FC_GEMM
+#undef FC_GEMM_EX
 
 #define FC_T double
 #define FC_SFX _f64
 #define FC_GEMM fc_dgemm
+#define FC_GEMM_EX fc_dgemm_ex
 #include "conv_im2col_tmpl.h"
 #undef FC_T
 #undef FC_SFX
 #undef FC_GEMM
+#undef FC_GEMM_EX

@@ -184,6 +184,11 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
     const int64_t K = d->K, crs = sz.crs, pq = sz.pq, N = d->N;
     int64_t T = im2col ? FC_NAME(tile_width)(crs, pq) : fc_min64(pq, 512);
     int64_t ntile = (pq + T - 1) / T;
+    /* the GEMMs may sum a narrow last column along k (GK(row_tail)) only when their width is
+     * the whole image whatever the thread count: one tile, too small for the split below to
+     * make tiles of FC_SPLIT_MIN_TILE (7x7 maps: 49 pixels). Otherwise every output stays a
+     * k-ordered dot product and results do not depend on the thread count.                */
+    const int k_order = !(ntile == 1 && pq < 2 * FC_SPLIT_MIN_TILE - 1);
     if (!im2col && nthr > 1 && N < nthr) {
         /* 1x1, fewer images than threads: one GEMM per image, threaded inside. Tiles of a
          * few hundred pixels would each pack all of A again and leave the threads unbalanced
@@ -195,7 +200,7 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
         const int64_t per = (N * ntile + nthr - 1) / nthr * nthr;   /* tiles, multiple of nthr */
         const int64_t want = (per + N - 1) / N;
         const int64_t T2 = (pq + want - 1) / want;
-        if (T2 >= 32) {
+        if (T2 >= FC_SPLIT_MIN_TILE) {
             T = T2;
             ntile = (pq + T - 1) / T;
         }
@@ -229,7 +234,7 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
                 b = x + n * sz.x / N + t0;
                 ldb = sz.hw;
             }
-            const int s2 = FC_GEMM(&inner, 0, 0, K, tn, crs, 1, w, crs, b, ldb, 0, yt, pq);
+            const int s2 = FC_GEMM_EX(&inner, k_order, 0, 0, K, tn, crs, 1, w, crs, b, ldb, 0, yt, pq);
             if (s2 != FC_OK) {
                 FC_PRAGMA_OMP_CRITICAL
                 err = s2;
@@ -250,7 +255,7 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
                 b = x + n * sz.x / N + t0;
                 ldb = sz.hw;
             }
-            err = FC_GEMM(&inner, 0, 0, K, tn, crs, 1, w, crs, b, ldb, 0, yt, pq);
+            err = FC_GEMM_EX(&inner, k_order, 0, 0, K, tn, crs, 1, w, crs, b, ldb, 0, yt, pq);
             if (bias || relu) FC_CAT(fc_conv_epilogue, FC_SFX)(yt, K, tn, pq, bias, relu);
         }
     }

@@ -25,6 +25,9 @@
  * one tile resident in the L2 cache next to the GEMM's packed panels.                       */
 #define FC_IM2COL_TILE_BYTES ((int64_t)1 << 20)
 #define FC_IM2COL_MIN_TILE 16
+/* with several threads and few tiles, the GEMM paths cut an image into narrower tiles for
+ * the threads, never narrower than this many pixels                                        */
+#define FC_SPLIT_MIN_TILE 32
 
 /* grad_w of the im2col path splits its reduction over the threads (conv_im2col_tmpl.h) when
  * grad_w has at most this many elements and each thread gets at least this many pixels.   */

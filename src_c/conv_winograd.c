@@ -186,7 +186,7 @@ static void wino_make_group(const fc_conv_desc *d, const wino_plan *pl, int64_t 
 
 #define FC_T float
 #define FC_SFX _f32
-#define FC_GEMM fc_sgemm
+#define FC_GEMM fc_sgemm_ex
 #include "conv_winograd_tmpl.h"
 #undef FC_T
 #undef FC_SFX
@@ -194,7 +194,7 @@ static void wino_make_group(const fc_conv_desc *d, const wino_plan *pl, int64_t 
 
 #define FC_T double
 #define FC_SFX _f64
-#define FC_GEMM fc_dgemm
+#define FC_GEMM fc_dgemm_ex
 #include "conv_winograd_tmpl.h"
 #undef FC_T
 #undef FC_SFX

@@ -1,5 +1,5 @@
 /* conv_winograd_tmpl.h -- body of conv_winograd.c for one element type FC_T (suffix FC_SFX,
- * GEMM FC_GEMM).                                                                            */
+ * GEMM FC_GEMM, the k_order entry).                                                           */
 #define WD(base) FC_CAT(base, FC_SFX)
 #define WD_ISA(base, isa) FC_CAT(FC_CAT(base, FC_SFX), isa)
 
@@ -86,7 +86,8 @@ static int WD(wino_channels)(const fc_ctx *inner, const fc_conv_desc *d, const w
             a_xi = pl->u_ld;
         }
         for (int xi = 0; xi < FC_WINO_XI; xi++) {
-            const int st = FC_GEMM(inner, 0, 0, kc, tn, C, 1, A + xi * a_xi, C, V + xi * ld,
+            /* k-ordered sums: tn, the block's tiles, depends on the thread count */
+            const int st = FC_GEMM(inner, 1, 0, 0, kc, tn, C, 1, A + xi * a_xi, C, V + xi * ld,
                                    pl->ld_ch, 0, M + xi * ld, pl->ld_ch);
             if (st != FC_OK) return st;
         }

@@ -193,7 +193,7 @@ static void gemm_scale_c(int is_double, int64_t M, int64_t N, double beta, void 
     }
 }
 
-static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, int64_t M,
+static int gemm_any(const fc_ctx *ctx, int is_double, int k_order, int trans_a, int trans_b, int64_t M,
                     int64_t N, int64_t K, const void *alpha, int alpha_zero, const void *A,
                     int64_t lda, const void *B, int64_t ldb, const void *beta, double beta_d,
                     const void *one, void *C, int64_t ldc)
@@ -228,7 +228,8 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     p.kc = balanced_block(K, p.kit.kc, 1);
     p.a_readable = !trans_a && !rows_alias_in_l1(lda * p.kit.elem);
     /* the last N % vl columns summed along k where the kit measured it paying (its width)      */
-    p.row_tail = p.a_readable && N <= p.kit.a_in_place_n && N % p.kit.vl <= p.kit.row_tail_cols;
+    p.row_tail = !k_order && p.a_readable && N <= p.kit.a_in_place_n &&
+                 N % p.kit.vl <= p.kit.row_tail_cols;
 
     int want = fc_ctx_threads(ctx);
 #ifdef FC_HAVE_OPENMP
@@ -265,20 +266,34 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int trans_a, int trans_b, 
     return FC_OK;
 }
 
+int fc_sgemm_ex(const fc_ctx *ctx, int k_order, int trans_a, int trans_b, int64_t M, int64_t N,
+                int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                float beta, float *C, int64_t ldc)
+{
+    const float one = 1.0f;
+    return gemm_any(ctx, 0, k_order, trans_a, trans_b, M, N, K, &alpha, alpha == 0.0f, A, lda, B,
+                    ldb, &beta, (double)beta, &one, C, ldc);
+}
+
+int fc_dgemm_ex(const fc_ctx *ctx, int k_order, int trans_a, int trans_b, int64_t M, int64_t N,
+                int64_t K, double alpha, const double *A, int64_t lda, const double *B,
+                int64_t ldb, double beta, double *C, int64_t ldc)
+{
+    const double one = 1.0;
+    return gemm_any(ctx, 1, k_order, trans_a, trans_b, M, N, K, &alpha, alpha == 0.0, A, lda, B,
+                    ldb, &beta, beta, &one, C, ldc);
+}
+
 int fc_sgemm(const fc_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
              float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
              float beta, float *C, int64_t ldc)
 {
-    const float one = 1.0f;
-    return gemm_any(ctx, 0, trans_a, trans_b, M, N, K, &alpha, alpha == 0.0f, A, lda, B, ldb,
-                    &beta, (double)beta, &one, C, ldc);
+    return fc_sgemm_ex(ctx, 0, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 int fc_dgemm(const fc_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
              double alpha, const double *A, int64_t lda, const double *B, int64_t ldb,
              double beta, double *C, int64_t ldc)
 {
-    const double one = 1.0;
-    return gemm_any(ctx, 1, trans_a, trans_b, M, N, K, &alpha, alpha == 0.0, A, lda, B, ldb,
-                    &beta, beta, &one, C, ldc);
+    return fc_dgemm_ex(ctx, 0, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -17,6 +17,18 @@
     ret name##_avx2 args;               \
     ret name##_avx512 args
 
+/* fc_sgemm / fc_dgemm with every element of C one dot product in k order (k_order = 1), or
+ * allowed to sum a narrow last column along k where that is faster (k_order = 0, what the
+ * public entries do; GK(row_tail)). The convolutions call the GEMM on tiles whose widths
+ * depend on the thread count: they pass 1 unless the width is the whole image for any count,
+ * so that their results do not depend on the thread count.                                 */
+int fc_sgemm_ex(const fc_ctx *ctx, int k_order, int trans_a, int trans_b, int64_t M, int64_t N,
+                int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                float beta, float *C, int64_t ldc);
+int fc_dgemm_ex(const fc_ctx *ctx, int k_order, int trans_a, int trans_b, int64_t M, int64_t N,
+                int64_t K, double alpha, const double *A, int64_t lda, const double *B,
+                int64_t ldb, double beta, double *C, int64_t ldc);
+
 /* The ISA a kernel uses. The binding builds every fc_ctx with an isa already capped at
  * fc_cpu_isa() (detected once at import; cpuid traps to the hypervisor on VMs, so it is not
  * re-run per call); here we only keep it inside the enum.                                   */

@@ -290,6 +290,26 @@ def test_direct_does_not_depend_on_thread_count(config):
         assert np.array_equal(a, b2)
 
 
+@pytest.mark.parametrize("isa", [i for i in ISAS if i != "scalar"])
+def test_gemm_forward_does_not_depend_on_thread_count(config, isa):
+    """im2col and 1x1 forward cut a batch-1 image into tiles for the threads, so a GEMM's width
+    changes with the count; their outputs stay k-ordered dot products (the GEMM's k-summed
+    narrow tail only where the tile is the whole image for every count, 7x7 maps): 1, 2, 3
+    and 4 threads give the same bits. Widths here leave 1-4 columns past a whole vector."""
+    cases = [("im2col", (5, 16, 15, 15), (16, 3, 3), 1, 1), ("im2col", (1, 128, 33, 33), (128, 3, 3), 1, 1),
+             ("im2col", (1, 32, 49, 49), (32, 3, 3), 2, 1), ("im2col", (1, 32, 49, 49), (32, 7, 7), 2, 3),
+             ("1x1", (1, 128, 33, 33), (128, 1, 1), 1, 0), ("im2col", (1, 64, 7, 7), (64, 3, 3), 1, 1),
+             ("1x1", (2, 96, 7, 7), (40, 1, 1), 1, 0)]
+    for i, (algo, x_shape, w_shape, stride, padding) in enumerate(cases):
+        x, w, b = _case(x_shape, w_shape, np.float32, seed=40 + i)
+        outs = []
+        for threads in (1, 2, 3, 4):
+            config(isa, threads)
+            outs.append(F.conv2d(x, w, b, stride, padding, algo=algo))
+        for threads, y in zip((2, 3, 4), outs[1:]):
+            np.testing.assert_array_equal(y, outs[0], err_msg=f"{algo} {x_shape} {w_shape} {threads} threads")
+
+
 def test_lecture_layer_parameter_count():
     """The lecture's first VGG layer: 3x3x3x64 weights + 64 biases = 1,792 parameters."""
     x, w, b = _case((1, 3, 32, 32), (64, 3, 3), np.float32, seed=30)

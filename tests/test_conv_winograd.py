@@ -95,17 +95,21 @@ def test_threads_bit_identical(config, isa, dtype):
     # batch 1 with few tiles exercises the output-channel split (the threads first fill one
     # shared V, each a range of input channels), batch 3 the tile blocks, and 4 images of 28x28
     # with 40 channels three tile blocks under the channel split, blocks spanning images
+    # (1, 8, 108, 76, 8): 513 tiles, whose last block is 257 tiles with 1 or 2 threads and 177
+    # with 3 or 4 (a GEMM width with one column past a whole vector)
     for (N, C, H, W, K) in [(1, 64, 14, 14, 96), (3, 17, 40, 36, 24), (4, 40, 28, 28, 48),
-                            (1, 5, 9, 9, 200)]:
+                            (1, 5, 9, 9, 200), (1, 8, 108, 76, 8)]:
         x, w, b = _case_arrays(N, C, H, W, K, True, dtype, seed=3)
         config(isa_name=isa, threads=1)
         y1 = F.conv2d(x, w, b, padding=1, algo="winograd")
         y1b = F.conv2d(x, w, b, padding=1, algo="winograd")
-        config(threads=2)
-        y2 = F.conv2d(x, w, b, padding=1, algo="winograd")
-        y2b = F.conv2d(x, w, b, padding=1, algo="winograd")
-        assert np.array_equal(y1, y1b) and np.array_equal(y2, y2b)   # run to run
-        assert np.array_equal(y1, y2)                                 # and across thread counts
+        assert np.array_equal(y1, y1b)                                # run to run
+        for threads in (2, 3, 4):
+            config(threads=threads)
+            y2 = F.conv2d(x, w, b, padding=1, algo="winograd")
+            y2b = F.conv2d(x, w, b, padding=1, algo="winograd")
+            assert np.array_equal(y2, y2b)                            # run to run
+            assert np.array_equal(y1, y2), f"{threads} threads"       # and across thread counts
 
 
 def test_many_tile_blocks_match_reference(config):
