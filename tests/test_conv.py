@@ -264,7 +264,7 @@ def test_im2col_stem_like_layer_same_bits_on_one_and_two_threads(config):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("K", [16, 40], ids=["swapped", "unswapped"])
 def test_im2col_weight_grad_split_over_threads(config, threads, dtype, K):
-    """A small grad_w (C*R*S x K <= 65536) over >= 4096 output pixels per thread: each thread
+    """A small grad_w (C*R*S x K <= 65536) over >= 1024 output pixels per thread: each thread
     sums its own range of (image, pixel) into its own copy, the copies are added in order.
     3 images of 72x75 pixels: the ranges end inside an image and inside im2col tiles; K = 16
     takes the transposed GEMM (K < C*R*S = 18), K = 40 the other orientation."""
