@@ -2,7 +2,8 @@
  * padding (Lavin & Gray 2016). Per call:
  *   1. U = G g G^T for every (k, c): 36 matrices K x C (weights only, once per call);
  *   2. for each block of tiles (output 4x4 tiles, flattened over the batch): input transform
- *      V = B^T d B into 36 matrices C x tiles, 36 GEMMs M = U . V, output transform
+ *      V = B^T d B into 36 matrices C x tiles, packed once in the GEMM's layout (Vp), 36 GEMMs
+ *      M = U . V per chunk of output channels reading Vp as it is, output transform
  *      y = A^T M A + bias (+ ReLU) written straight into y (partial tiles clipped).
  * Blocks are sized so the block's V and M stay near the L2 cache (FC_WINO_BLOCK_BYTES), which
  * also bounds the workspace whatever the image size. Threads take whole jobs (a tile block, or
@@ -55,7 +56,9 @@ typedef struct {
     int64_t kc;                         /* output channels per chunk of a job */
     int inline_w;                       /* filters transformed inside each job, chunk by chunk */
     int row_groups;                     /* transform groups are runs within one tile row */
-    int64_t v_elems, m_elems, ws_elems, nws;   /* per-thread workspace: V, M [, U chunk] */
+    int64_t v_elems, m_elems, ws_elems, nws;   /* per-thread workspace: V and Vp, M [, U chunk] */
+    int64_t vp_off, vp_xi;              /* Vp, V packed for the GEMMs once per block (36 packed
+                                           C x T matrices vp_xi apart), at V + vp_off        */
     int64_t u_ld, u_elems;              /* U's xi stride (K*C + pad) and size, when the filters
                                            are transformed upfront                          */
 } wino_plan;
@@ -90,7 +93,7 @@ static int64_t wino_block_start(const wino_plan *pl, int64_t b)
  * split the output channels instead of the tiles (each reads half the filters), and the
  * filters are transformed inside the jobs, chunk by chunk, instead of into one big U that
  * would go through memory.                                                                  */
-static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_plan *pl)
+static int wino_make_plan(const fc_conv_desc *d, int isa, int64_t elem, int nthr, wino_plan *pl)
 {
     const int64_t L = FC_WINO_LANES, C = d->C, K = d->K;
     int st;
@@ -144,7 +147,15 @@ static int wino_make_plan(const fc_conv_desc *d, int64_t elem, int nthr, wino_pl
     if ((st = fc_mul_overflow(FC_WINO_XI, pl->u_ld, &u)) != FC_OK) return st;
     if (pl->inline_w && (st = fc_mul_overflow(pl->kc, C, &uc)) != FC_OK) return st;
     if (pl->inline_w && (st = fc_mul_overflow(FC_WINO_XI, uc + FC_WINO_U_PAD, &uc)) != FC_OK) return st;
-    pl->v_elems = round_up(v, 16);
+    /* V packed in the GEMM's layout once per block: every chunk of output channels then reads
+     * it as it is (packing V[xi] inside each GEMM call repeated it K / kc times)            */
+    pl->vp_xi = fc_gemm_packed_b_elems(isa, elem == (int64_t)sizeof(double), C, T);
+    if (pl->vp_xi < 0) return FC_EOVERFLOW;
+    pl->vp_xi = round_up(pl->vp_xi, 16);
+    pl->vp_off = round_up(v, 16);
+    int64_t vp;
+    if ((st = fc_mul_overflow(FC_WINO_XI, pl->vp_xi, &vp)) != FC_OK) return st;
+    pl->v_elems = pl->vp_off + vp;
     pl->m_elems = round_up(m, 16);
     pl->ws_elems = pl->v_elems + pl->m_elems + round_up(uc, 16);
     pl->u_elems = u;
@@ -186,7 +197,7 @@ static void wino_make_group(const fc_conv_desc *d, const wino_plan *pl, int64_t 
 
 #define FC_T float
 #define FC_SFX _f32
-#define FC_GEMM fc_sgemm_ex
+#define FC_GEMM fc_sgemm_bp
 #include "conv_winograd_tmpl.h"
 #undef FC_T
 #undef FC_SFX
@@ -194,7 +205,7 @@ static void wino_make_group(const fc_conv_desc *d, const wino_plan *pl, int64_t 
 
 #define FC_T double
 #define FC_SFX _f64
-#define FC_GEMM fc_dgemm_ex
+#define FC_GEMM fc_dgemm_bp
 #include "conv_winograd_tmpl.h"
 #undef FC_T
 #undef FC_SFX

@@ -1,5 +1,5 @@
 /* conv_winograd_tmpl.h -- body of conv_winograd.c for one element type FC_T (suffix FC_SFX,
- * GEMM FC_GEMM, the k_order entry).                                                           */
+ * GEMM FC_GEMM, the pre-packed B entry with k_order).                                         */
 #define WD(base) FC_CAT(base, FC_SFX)
 #define WD_ISA(base, isa) FC_CAT(FC_CAT(base, FC_SFX), isa)
 
@@ -62,7 +62,16 @@ static void WD(wino_fill_v)(int isa, const fc_conv_desc *d, const wino_plan *pl,
     }
 }
 
-/* tiles [t0, t0 + tn) whose V is filled, output channels [k0, k0 + kb), in chunks of pl->kc
+/* Vp[xi] = V[xi] (C x tn, rows ld_ch apart) in the GEMM's packed layout, for xi in [x0, x1) */
+static void WD(wino_pack_v)(int isa, const wino_plan *pl, int64_t C, int64_t tn, FC_T *V, int x0, int x1)
+{
+    FC_T *Vp = V + pl->vp_off;
+    for (int xi = x0; xi < x1; xi++)
+        fc_gemm_pack_b(isa, sizeof(FC_T) == sizeof(double), C, tn, V + xi * pl->ld, pl->ld_ch,
+                       Vp + xi * pl->vp_xi);
+}
+
+/* tiles [t0, t0 + tn) whose V is filled and packed, output channels [k0, k0 + kb), in chunks of pl->kc
  * channels so that a chunk's M stays in L2. Workspace: M[k][xi][t] (kc x ld_ch) and in inline
  * mode the chunk's U (36 x kc x C), transformed here into Uc; otherwise U holds every
  * transformed filter.                                                                      */
@@ -85,10 +94,11 @@ static int WD(wino_channels)(const fc_ctx *inner, const fc_conv_desc *d, const w
             A = U + kc0 * C;
             a_xi = pl->u_ld;
         }
+        const FC_T *Vp = V + pl->vp_off;
         for (int xi = 0; xi < FC_WINO_XI; xi++) {
             /* k-ordered sums: tn, the block's tiles, depends on the thread count */
-            const int st = FC_GEMM(inner, 1, 0, 0, kc, tn, C, 1, A + xi * a_xi, C, V + xi * ld,
-                                   pl->ld_ch, 0, M + xi * ld, pl->ld_ch);
+            const int st = FC_GEMM(inner, 1, kc, tn, C, 1, A + xi * a_xi, C, Vp + xi * pl->vp_xi, 0,
+                                   M + xi * ld, pl->ld_ch);
             if (st != FC_OK) return st;
         }
         for (int64_t s = 0; s < tn; s += g.cnt) {
@@ -120,6 +130,9 @@ static int WD(wino_shared_v)(const fc_ctx *ctx, const fc_conv_desc *d, const win
         FC_PRAGMA_OMP_FOR(nthr, cparts > 1)
         for (int64_t part = 0; part < cparts; part++)
             WD(wino_fill_v)(isa, d, pl, x, t0, tn, C * part / cparts, C * (part + 1) / cparts, V);
+        FC_PRAGMA_OMP_FOR(nthr, 1)
+        for (int part = 0; part < nthr; part++)
+            WD(wino_pack_v)(isa, pl, C, tn, V, FC_WINO_XI * part / nthr, FC_WINO_XI * (part + 1) / nthr);
         FC_PRAGMA_OMP_FOR(nthr, pl->ksplit > 1)
         for (int64_t ks = 0; ks < pl->ksplit; ks++) {
             const int64_t k0 = ks * pl->kb, kb = fc_min64(pl->kb, K - k0);
@@ -156,6 +169,7 @@ static int WD(wino_jobs)(const fc_ctx *ctx, const fc_conv_desc *d, const wino_pl
         FC_T *wsj = ws + (int64_t)FC_OMP_THREAD_NUM() * pl->ws_elems;
         if (kb <= 0) continue;
         WD(wino_fill_v)(isa, d, pl, x, t0, tn, 0, d->C, wsj);
+        WD(wino_pack_v)(isa, pl, d->C, tn, wsj, 0, FC_WINO_XI);
         const int s2 = WD(wino_channels)(&inner, d, pl, wsj, w, U, bias, relu, y, t0, tn, k0, kb,
                                          wsj + pl->v_elems, wsj + pl->v_elems + pl->m_elems);
         if (s2 != FC_OK) {
@@ -190,7 +204,7 @@ int WD(fc_conv2d_forward_winograd)(const fc_ctx *ctx, const fc_conv_desc *d, con
     const int nthr = fc_ctx_threads(ctx);
     const int isa = fc_ctx_isa(ctx);
     wino_plan pl;
-    st = wino_make_plan(d, (int64_t)sizeof(FC_T), nthr, &pl);
+    st = wino_make_plan(d, isa, (int64_t)sizeof(FC_T), nthr, &pl);
     if (st != FC_OK) return st;
     FC_T *U = NULL;
     FC_T *ws = (FC_T *)fc_aligned_alloc(pl.nws * pl.ws_elems * (int64_t)sizeof(FC_T));

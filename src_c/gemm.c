@@ -54,6 +54,8 @@ typedef struct {
     int a_readable;      /* A may be read in place (not transposed, rows not aliasing in L1) */
     int row_tail;        /* A is read in place for any split (N <= a_in_place_n): narrow column
                           * remainders may be summed along k (GK(row_tail))                    */
+    const char *bp;      /* B packed whole by the caller (K x N in NR-column slivers, each
+                          * K x NR), or NULL: panels are packed here                        */
     char *work;          /* per thread: [B panel][A block], 64-byte aligned pieces */
     int64_t b_bytes, a_bytes;
 } gemm_plan;
@@ -93,7 +95,8 @@ static int rows_alias_in_l1(int64_t row_bytes) { return row_bytes % 4096 == 0; }
  * when the panel is wide enough to repay it: each A sliver is read once per B sliver, and for
  * a narrow panel (N = 49 pixels of a 7x7 layer) packing A would cost as much as the product. */
 static void gemm_a_block(const gemm_plan *p, int64_t ic, int64_t mcur, int64_t pc, int64_t kcur,
-                         int64_t jc, int64_t ncur, const char *bbuf, char *abuf, const void *beta)
+                         int64_t jc, int64_t ncur, const char *bbuf, int64_t b_ss, char *abuf,
+                         const void *beta)
 {
     const fc_gemm_kit *kit = &p->kit;
     const int64_t e = kit->elem;
@@ -102,12 +105,13 @@ static void gemm_a_block(const gemm_plan *p, int64_t ic, int64_t mcur, int64_t p
     if (p->a_readable && ncur <= kit->a_in_place_n) {
         /* rows of A are read in place: MR sequential streams the prefetcher follows (a
          * transposed A would be read across rows, one cache line per k: packing wins there) */
-        kit->macro(mcur, ncur, kcur, p->alpha, a, p->lda, 1, kit->mr * p->lda, bbuf, beta, c,
-                   p->ldc, p->row_tail);
+        kit->macro(mcur, ncur, kcur, p->alpha, a, p->lda, 1, kit->mr * p->lda, bbuf, b_ss, beta,
+                   c, p->ldc, p->row_tail);
         return;
     }
     kit->pack_a(p->trans_a, mcur, kcur, a, p->lda, abuf);
-    kit->macro(mcur, ncur, kcur, p->alpha, abuf, 1, kit->mr, kit->mr * kcur, bbuf, beta, c, p->ldc, 0);
+    kit->macro(mcur, ncur, kcur, p->alpha, abuf, 1, kit->mr, kit->mr * kcur, bbuf, b_ss, beta, c,
+               p->ldc, 0);
 }
 
 /* rows [m0, m1) x columns [n0, n1) with private buffers: the whole loop nest, no barriers */
@@ -124,11 +128,18 @@ static void gemm_block_private(const gemm_plan *p, int64_t m0, int64_t m1, int64
         for (int64_t pc = 0; pc < p->K; pc += p->kc) {
             const int64_t kcur = fc_min64(p->kc, p->K - pc);
             const void *beta = pc == 0 ? p->beta : p->one;
-            kit->pack_b(p->trans_b, kcur, ncur, offset_of(p->B, p->trans_b, pc, jc, p->ldb, e),
-                        p->ldb, bbuf);
+            const char *panel = bbuf;
+            int64_t b_ss = kcur * kit->nr;
+            if (p->bp != NULL) {   /* depth block pc of the caller's slivers jc / NR on */
+                b_ss = p->K * kit->nr;
+                panel = p->bp + ((jc / kit->nr) * b_ss + pc * kit->nr) * e;
+            } else {
+                kit->pack_b(p->trans_b, kcur, ncur, offset_of(p->B, p->trans_b, pc, jc, p->ldb, e),
+                            p->ldb, bbuf);
+            }
             for (int64_t ic = m0; ic < m1; ic += mc) {
                 const int64_t mcur = fc_min64(mc, m1 - ic);
-                gemm_a_block(p, ic, mcur, pc, kcur, jc, ncur, bbuf, abuf, beta);
+                gemm_a_block(p, ic, mcur, pc, kcur, jc, ncur, panel, b_ss, abuf, beta);
             }
         }
     }
@@ -193,21 +204,23 @@ static void gemm_scale_c(int is_double, int64_t M, int64_t N, double beta, void 
     }
 }
 
+/* bp: B packed whole by the caller (fc_gemm_pack_b), B and ldb unused; trans_b must be 0 */
 static int gemm_any(const fc_ctx *ctx, int is_double, int k_order, int trans_a, int trans_b, int64_t M,
                     int64_t N, int64_t K, const void *alpha, int alpha_zero, const void *A,
-                    int64_t lda, const void *B, int64_t ldb, const void *beta, double beta_d,
-                    const void *one, void *C, int64_t ldc)
+                    int64_t lda, const void *B, int64_t ldb, const void *bp, const void *beta,
+                    double beta_d, const void *one, void *C, int64_t ldc)
 {
     if (M < 0 || N < 0 || K < 0) return FC_EINVAL;
     /* a leading dimension covers the stored row: K (or M, N) columns of op(X) or of X */
-    if (lda < (trans_a ? M : K) || ldb < (trans_b ? K : N) || ldc < N) return FC_EINVAL;
+    if (bp != NULL && trans_b) return FC_EINVAL;
+    if (lda < (trans_a ? M : K) || (bp == NULL && ldb < (trans_b ? K : N)) || ldc < N) return FC_EINVAL;
     if (M == 0 || N == 0) return FC_OK;
     if (C == NULL) return FC_EINVAL;
     if (K == 0 || alpha_zero) {
         gemm_scale_c(is_double, M, N, beta_d, C, ldc);
         return FC_OK;
     }
-    if (A == NULL || B == NULL) return FC_EINVAL;
+    if (A == NULL || (B == NULL && bp == NULL)) return FC_EINVAL;
 
     gemm_plan p;
     gemm_get_kit(fc_ctx_isa(ctx), is_double, &p.kit);
@@ -221,6 +234,7 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int k_order, int trans_a, 
     p.one = one;
     p.A = (const char *)A;
     p.B = (const char *)B;
+    p.bp = (const char *)bp;
     p.C = (char *)C;
     p.lda = lda;
     p.ldb = ldb;
@@ -245,7 +259,7 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int k_order, int trans_a, 
     const int64_t cols = p.split_rows ? round_up(N, nr) : ceil_div(ceil_div(N, nr), nt) * nr;
     p.mc = fc_min64(p.kit.mc, rows);
     p.nc = fc_min64(p.kit.nc, cols);
-    p.b_bytes = round_up(p.kc * p.nc * p.kit.elem, 64);
+    p.b_bytes = bp != NULL ? 0 : round_up(p.kc * p.nc * p.kit.elem, 64);
     /* no A buffer when every panel is narrow enough for A to be read in place */
     p.a_bytes = p.a_readable && p.nc <= p.kit.a_in_place_n ? 0 : round_up(p.mc * p.kc * p.kit.elem, 64);
     p.work = (char *)fc_aligned_alloc((int64_t)nt * (p.b_bytes + p.a_bytes));
@@ -272,7 +286,7 @@ int fc_sgemm_ex(const fc_ctx *ctx, int k_order, int trans_a, int trans_b, int64_
 {
     const float one = 1.0f;
     return gemm_any(ctx, 0, k_order, trans_a, trans_b, M, N, K, &alpha, alpha == 0.0f, A, lda, B,
-                    ldb, &beta, (double)beta, &one, C, ldc);
+                    ldb, NULL, &beta, (double)beta, &one, C, ldc);
 }
 
 int fc_dgemm_ex(const fc_ctx *ctx, int k_order, int trans_a, int trans_b, int64_t M, int64_t N,
@@ -281,7 +295,7 @@ int fc_dgemm_ex(const fc_ctx *ctx, int k_order, int trans_a, int trans_b, int64_
 {
     const double one = 1.0;
     return gemm_any(ctx, 1, k_order, trans_a, trans_b, M, N, K, &alpha, alpha == 0.0, A, lda, B,
-                    ldb, &beta, beta, &one, C, ldc);
+                    ldb, NULL, &beta, beta, &one, C, ldc);
 }
 
 int fc_sgemm(const fc_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
@@ -296,4 +310,39 @@ int fc_dgemm(const fc_ctx *ctx, int trans_a, int trans_b, int64_t M, int64_t N, 
              double beta, double *C, int64_t ldc)
 {
     return fc_dgemm_ex(ctx, 0, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* ---- B packed once, used by several products ------------------------------------------------ */
+int64_t fc_gemm_packed_b_elems(int isa, int is_double, int64_t K, int64_t N)
+{
+    fc_gemm_kit kit;
+    gemm_get_kit(isa, is_double, &kit);
+    int64_t cols, elems;
+    if (K < 0 || N < 0 || fc_mul_overflow(round_up(N, kit.nr) / kit.nr, kit.nr, &cols) != FC_OK ||
+        fc_mul_overflow(cols, K, &elems) != FC_OK)
+        return -1;
+    return elems;
+}
+
+void fc_gemm_pack_b(int isa, int is_double, int64_t K, int64_t N, const void *B, int64_t ldb, void *dst)
+{
+    fc_gemm_kit kit;
+    gemm_get_kit(isa, is_double, &kit);
+    if (K > 0 && N > 0) kit.pack_b(0, K, N, B, ldb, dst);
+}
+
+int fc_sgemm_bp(const fc_ctx *ctx, int k_order, int64_t M, int64_t N, int64_t K, float alpha,
+                const float *A, int64_t lda, const float *Bp, float beta, float *C, int64_t ldc)
+{
+    const float one = 1.0f;
+    return gemm_any(ctx, 0, k_order, 0, 0, M, N, K, &alpha, alpha == 0.0f, A, lda, NULL, 0, Bp,
+                    &beta, (double)beta, &one, C, ldc);
+}
+
+int fc_dgemm_bp(const fc_ctx *ctx, int k_order, int64_t M, int64_t N, int64_t K, double alpha,
+                const double *A, int64_t lda, const double *Bp, double beta, double *C, int64_t ldc)
+{
+    const double one = 1.0;
+    return gemm_any(ctx, 1, k_order, 0, 0, M, N, K, &alpha, alpha == 0.0, A, lda, NULL, 0, Bp,
+                    &beta, beta, &one, C, ldc);
 }

@@ -34,10 +34,11 @@ typedef struct fc_gemm_kit {
      * packed (1, MR, MR*k) or read in place from op(A). alpha and beta point at one element
      * of the kit's type. row_tail (A in place only): a remainder of at most a few columns may
      * be summed along k (see GK(row_tail)); the driver allows it only when every thread split
-     * of the call reads A in place, so that no element's summation depends on the threads. */
+     * of the call reads A in place, so that no element's summation depends on the threads.
+     * pb's NR-column slivers start every b_ss elements. */
     void (*macro)(int64_t m, int64_t n, int64_t k, const void *alpha, const void *a,
-                  int64_t a_rs, int64_t a_cs, int64_t a_ss, const void *pb, const void *beta,
-                  void *C, int64_t ldc, int row_tail);
+                  int64_t a_rs, int64_t a_cs, int64_t a_ss, const void *pb, int64_t b_ss,
+                  const void *beta, void *C, int64_t ldc, int row_tail);
 } fc_gemm_kit;
 
 FC_DECLARE_ISA(void, fc_gemm_kit_f32, (fc_gemm_kit *kit));

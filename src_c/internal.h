@@ -29,6 +29,18 @@ int fc_dgemm_ex(const fc_ctx *ctx, int k_order, int trans_a, int trans_b, int64_
                 int64_t K, double alpha, const double *A, int64_t lda, const double *B,
                 int64_t ldb, double beta, double *C, int64_t ldc);
 
+/* B packed once for several products (Winograd's V, one per tile block, reused by every chunk
+ * of output channels): fc_gemm_pack_b writes op(B) = B (K x N, row stride ldb) in the ISA's
+ * GEMM layout, fc_gemm_packed_b_elems(...) elements (-1 on overflow), and fc_sgemm_bp /
+ * fc_dgemm_bp compute C = alpha * A . B + beta * C from it (A not transposed). The same
+ * products, bit for bit, as fc_sgemm_ex / fc_dgemm_ex on the unpacked B with the same ISA. */
+int64_t fc_gemm_packed_b_elems(int isa, int is_double, int64_t K, int64_t N);
+void fc_gemm_pack_b(int isa, int is_double, int64_t K, int64_t N, const void *B, int64_t ldb, void *dst);
+int fc_sgemm_bp(const fc_ctx *ctx, int k_order, int64_t M, int64_t N, int64_t K, float alpha,
+                const float *A, int64_t lda, const float *Bp, float beta, float *C, int64_t ldc);
+int fc_dgemm_bp(const fc_ctx *ctx, int k_order, int64_t M, int64_t N, int64_t K, double alpha,
+                const double *A, int64_t lda, const double *Bp, double beta, double *C, int64_t ldc);
+
 /* The ISA a kernel uses. The binding builds every fc_ctx with an isa already capped at
  * fc_cpu_isa() (detected once at import; cpuid traps to the hypervisor on VMs, so it is not
  * re-run per call); here we only keep it inside the enum.                                   */

@@ -363,9 +363,11 @@ static void GK(col_tail)(int64_t m, int cols, int64_t k, const GK_T *a, int64_t 
 /* ---- macro-kernel: C[0:m, 0:n] over an A block and a packed B panel -------------------------
  * Element (i, kk) of the A block is a[i*a_rs + kk*a_cs], sliver s (rows s*MR..) starts at
  * a + s*a_ss: a packed block has a_rs = 1, a_cs = MR, a_ss = MR*k (that case gets code with
- * constant strides); an unpacked row-major A has a_rs = lda, a_cs = 1 (transposed: 1, lda).  */
+ * constant strides); an unpacked row-major A has a_rs = lda, a_cs = 1 (transposed: 1, lda).
+ * B's slivers (k rows of NR) start every b_ss elements: k*NR for a panel packed for this
+ * call, K*NR for a depth block inside a B packed whole by the caller.                       */
 static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const void *a_,
-                      int64_t a_rs, int64_t a_cs, int64_t a_ss, const void *pb_,
+                      int64_t a_rs, int64_t a_cs, int64_t a_ss, const void *pb_, int64_t b_ss,
                       const void *beta_, void *C_, int64_t ldc, int row_tail)
 {
     const GK_T alpha = *(const GK_T *)alpha_, beta = *(const GK_T *)beta_;
@@ -390,7 +392,7 @@ static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const
             nv += !half;
             nlast = rem;
         }
-        const GK_T *b = pb + (j0 / GK_NR) * k * GK_NR;
+        const GK_T *b = pb + (j0 / GK_NR) * b_ss;
 #ifdef GK_COLTAIL
         if (tail && !packed) {
             GK(row_tail)(m, tail, k, pa, a_rs, b + nv * GK_VL, alpha, beta, C + j0 + nv * GK_VL, ldc);
