@@ -17,7 +17,6 @@
 #ifndef FC_WINO_BLOCK_BYTES
 #define FC_WINO_BLOCK_BYTES ((int64_t)1 << 20)
 #endif
-#define FC_WINO_MAX_TILES 512   /* tiles per block at most (small C and K) */
 
 #ifndef FC_WINO_MIN_TILES
 #define FC_WINO_MIN_TILES 64    /* tiles per block at least: the GEMMs' N dimension */
