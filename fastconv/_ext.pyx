@@ -7,6 +7,7 @@ becomes an exception here. The GIL is released around every kernel.
 """
 from libc.stdint cimport int64_t
 cimport numpy as cnp
+import numpy as np
 
 cnp.import_array()
 
@@ -149,6 +150,43 @@ def gemm(int isa, int nthreads, bint trans_a, bint trans_b, real[:, ::1] A, real
                               pb, B.shape[1], beta, pc, C.shape[1])
     check(status)
 
+
+
+cdef extern from "internal.h" nogil:
+    # B packed once by the caller (Winograd's V); internal, bound here for the tests only
+    int64_t fc_gemm_packed_b_elems(int isa, int is_double, int64_t K, int64_t N)
+    void fc_gemm_pack_b(int isa, int is_double, int64_t K, int64_t N, const void *B, int64_t ldb, void *dst)
+    int fc_sgemm_bp(const fc_ctx *ctx, int k_order, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float *A, int64_t lda, const float *Bp, float beta, float *C, int64_t ldc)
+    int fc_dgemm_bp(const fc_ctx *ctx, int k_order, int64_t M, int64_t N, int64_t K, double alpha,
+                    const double *A, int64_t lda, const double *Bp, double beta, double *C, int64_t ldc)
+
+
+def gemm_packed_b(int isa, int nthreads, bint k_order, real[:, ::1] A, real[:, ::1] B, real[:, ::1] C,
+                  double alpha, double beta):
+    """C = alpha * A @ B + beta * C through the internal entry that takes B packed by the caller
+    (fc_gemm_pack_b, then fc_sgemm_bp / fc_dgemm_bp): for the tests, which compare it with gemm."""
+    cdef fc_ctx ctx = make_ctx(isa, nthreads)
+    cdef int64_t M = C.shape[0], N = C.shape[1], K = A.shape[1]
+    cdef int is_double = real is double
+    cdef int status
+    if A.shape[0] != M or B.shape[0] != K or B.shape[1] != N or M == 0 or N == 0 or K == 0:
+        raise ValueError(f"gemm_packed_b: A {A.shape[0], A.shape[1]}, B {B.shape[0], B.shape[1]} and C {M, N} "
+                         "must fit together and be non-empty")
+    cdef int64_t elems = fc_gemm_packed_b_elems(ctx.isa, is_double, K, N)
+    if elems < 0:
+        raise OverflowError("gemm_packed_b: the packed B does not fit in memory")
+    packed = np.empty(elems, dtype=np.float64 if is_double else np.float32)
+    cdef real[::1] bp = packed
+    with nogil:
+        fc_gemm_pack_b(ctx.isa, is_double, K, N, &B[0, 0], B.shape[1], &bp[0])
+        if real is float:
+            status = fc_sgemm_bp(&ctx, k_order, M, N, K, <float>alpha, &A[0, 0], A.shape[1], &bp[0],
+                                 <float>beta, &C[0, 0], C.shape[1])
+        else:
+            status = fc_dgemm_bp(&ctx, k_order, M, N, K, alpha, &A[0, 0], A.shape[1], &bp[0], beta,
+                                 &C[0, 0], C.shape[1])
+    check(status)
 
 # ---- convolution ---------------------------------------------------------------------------
 # Arrays arrive as C-contiguous ndarrays of any shape (sizes: see functional). Their data pointers

@@ -213,3 +213,26 @@ def test_special_values_propagate(dtype):
         actual = _run(isa, 1, A, B, C, False, False, 1.0, 0.0)
         np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
         np.testing.assert_array_equal(np.isinf(actual), np.isinf(expected))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_packed_b_entry_gives_the_same_bits(isa, dtype):
+    """B packed once by the caller (what Winograd does with V) and then multiplied: the same
+    products, bit for bit, as packing inside the call, over depth blocks (K > 384), column
+    blocks (N > 3072), the column tails and both thread splits; with k_order the narrow tail is
+    a k-ordered dot product like the rest (not summed along k), still close to the reference."""
+    for M, N, K in SHAPES:
+        A, B, C = _operands(M, N, K, False, False, dtype, seed=M + 3 * N + 7 * K)
+        for threads in (1, 2):
+            for alpha, beta in ((1.0, 0.0), (0.5, 0.25)):
+                expected = _run(isa, threads, A, B, C, False, False, alpha, beta)
+                got = C.copy()
+                _ext.gemm_packed_b(isa, threads, False, A, B, got, alpha, beta)
+                np.testing.assert_array_equal(got, expected, err_msg=f"M={M} N={N} K={K} threads={threads}")
+                ordered = C.copy()
+                _ext.gemm_packed_b(isa, threads, True, A, B, ordered, alpha, beta)
+                tail = _row_tail_columns(isa, N) if dtype == np.float32 else 0
+                np.testing.assert_array_equal(ordered[:, :N - tail], expected[:, :N - tail])
+                ref, scale = _reference(A, B, C, False, False, alpha, beta)
+                _assert_gemm_close(ordered, ref, scale, dtype, f"k_order M={M} N={N} K={K}")
