@@ -151,7 +151,6 @@ def gemm(int isa, int nthreads, bint trans_a, bint trans_b, real[:, ::1] A, real
     check(status)
 
 
-
 cdef extern from "internal.h" nogil:
     # B packed once by the caller (Winograd's V); internal, bound here for the tests only
     int64_t fc_gemm_packed_b_elems(int isa, int is_double, int64_t K, int64_t N)
@@ -187,6 +186,7 @@ def gemm_packed_b(int isa, int nthreads, bint k_order, real[:, ::1] A, real[:, :
             status = fc_dgemm_bp(&ctx, k_order, M, N, K, alpha, &A[0, 0], A.shape[1], &bp[0], beta,
                                  &C[0, 0], C.shape[1])
     check(status)
+
 
 # ---- convolution ---------------------------------------------------------------------------
 # Arrays arrive as C-contiguous ndarrays of any shape (sizes: see functional). Their data pointers

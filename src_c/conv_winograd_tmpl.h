@@ -113,7 +113,7 @@ static int WD(wino_channels)(const fc_ctx *inner, const fc_conv_desc *d, const w
  * filled once by all threads, each a range of input channels, then the threads take their
  * channel ranges of the GEMMs and output transform from that one V. (Each job filling its own
  * V transformed every input tile once per thread: 2 threads ran a batch-1 28x28 128-channel
- * layer 1.66x faster than 1, not 1.8x.) ws: V, then per thread M and the U chunk.          */
+ * layer 1.66x faster than 1, not 1.8x.) ws: V and Vp, then per thread M and the U chunk.   */
 static int WD(wino_shared_v)(const fc_ctx *ctx, const fc_conv_desc *d, const wino_plan *pl,
                              const FC_T *x, const FC_T *w, const FC_T *U, const FC_T *bias, int relu,
                              FC_T *y, FC_T *ws)
@@ -149,9 +149,9 @@ static int WD(wino_shared_v)(const fc_ctx *ctx, const fc_conv_desc *d, const win
     return err;
 }
 
-/* Whole jobs per thread (tile blocks, or blocks x output-channel ranges), each filling its
- * own V: job = ks * nblocks + b, so with a channel split a thread's jobs share their filters.
- * ws: per thread V, M and the U chunk.                                                      */
+/* Whole jobs per thread (tile blocks, or blocks x output-channel ranges), each filling and
+ * packing its own V: job = ks * nblocks + b, so with a channel split a thread's jobs share
+ * their filters. ws: per thread V and Vp, M and the U chunk.                               */
 static int WD(wino_jobs)(const fc_ctx *ctx, const fc_conv_desc *d, const wino_plan *pl,
                          const FC_T *x, const FC_T *w, const FC_T *U, const FC_T *bias, int relu,
                          FC_T *y, FC_T *ws)

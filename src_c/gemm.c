@@ -241,9 +241,9 @@ static int gemm_any(const fc_ctx *ctx, int is_double, int k_order, int trans_a, 
     p.ldc = ldc;
     p.kc = balanced_block(K, p.kit.kc, 1);
     p.a_readable = !trans_a && !rows_alias_in_l1(lda * p.kit.elem);
-    /* the last N % vl columns summed along k where the kit measured it paying (its width)      */
-    p.row_tail = !k_order && p.a_readable && N <= p.kit.a_in_place_n &&
-                 N % p.kit.vl <= p.kit.row_tail_cols;
+    /* the macro-kernel then sums the last N % VL columns along k where its kit measured that
+     * paying (GK_ROW_TAIL_COLS): a property of the call's shape, whatever the thread split */
+    p.row_tail = !k_order && p.a_readable && N <= p.kit.a_in_place_n;
 
     int want = fc_ctx_threads(ctx);
 #ifdef FC_HAVE_OPENMP
@@ -317,8 +317,8 @@ int64_t fc_gemm_packed_b_elems(int isa, int is_double, int64_t K, int64_t N)
 {
     fc_gemm_kit kit;
     gemm_get_kit(isa, is_double, &kit);
-    int64_t cols, elems;
-    if (K < 0 || N < 0 || fc_mul_overflow(round_up(N, kit.nr) / kit.nr, kit.nr, &cols) != FC_OK ||
+    int64_t cols, elems;   /* N rounded up to whole slivers, times K */
+    if (K < 0 || N < 0 || fc_mul_overflow(ceil_div(N, kit.nr), kit.nr, &cols) != FC_OK ||
         fc_mul_overflow(cols, K, &elems) != FC_OK)
         return -1;
     return elems;

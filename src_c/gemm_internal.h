@@ -19,9 +19,6 @@
 typedef struct fc_gemm_kit {
     int64_t elem;          /* sizeof(element) */
     int64_t mr, nr;        /* register block of the micro-kernel */
-    int64_t vl;            /* lanes of its vectors (nr is a multiple) */
-    int64_t row_tail_cols; /* with A in place, remainders of N % vl <= this many columns are
-                            * summed along k (macro's row_tail; 0: never) */
     int64_t kc, mc, nc;    /* cache blocks (upper bounds; mc multiple of mr, nc of nr) */
     int64_t a_in_place_n;  /* a non-transposed A is read in place, unpacked, for panels of at
                             * most this many columns (0: always pack) */
@@ -32,8 +29,9 @@ typedef struct fc_gemm_kit {
     /* C[0:m, 0:n] = alpha * A . Bpacked + beta * C, with beta == 0 ignoring old C. Element
      * (i, kk) of A is a[i*a_rs + kk*a_cs] and its MR-row slivers start every a_ss elements:
      * packed (1, MR, MR*k) or read in place from op(A). alpha and beta point at one element
-     * of the kit's type. row_tail (A in place only): a remainder of at most a few columns may
-     * be summed along k (see GK(row_tail)); the driver allows it only when every thread split
+     * of the kit's type. row_tail (A in place only): a remainder of at most the kit's
+     * GK_ROW_TAIL_COLS columns is summed along k (GK(row_tail)); the driver allows it only
+     * when every thread split
      * of the call reads A in place, so that no element's summation depends on the threads.
      * pb's NR-column slivers start every b_ss elements. */
     void (*macro)(int64_t m, int64_t n, int64_t k, const void *alpha, const void *a,

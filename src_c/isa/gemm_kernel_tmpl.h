@@ -169,6 +169,9 @@ static void GK(edge_tile)(int mv, int nv, int half, int64_t kc, const GK_T *a, i
 }
 
 #ifdef GK_COLTAIL
+#ifndef GK_ROW_TAIL_COLS
+#define GK_ROW_TAIL_COLS 0
+#endif
 /* X(a, b) for a, b in 1..4: the compile-time shapes of the tail kernels' dispatch (at most
  * GK_COLTAIL_G slivers or GK_TAIL_RB rows, times at most GK_COLTAIL columns, all 4)        */
 #define GK_FOR_4x4(X) X(1, 1) X(1, 2) X(1, 3) X(1, 4) X(2, 1) X(2, 2) X(2, 3) X(2, 4) \
@@ -381,7 +384,9 @@ static void GK(macro)(int64_t m, int64_t n, int64_t k, const void *alpha_, const
         int nv = nn / GK_VL, half = 0, nlast = GK_VL;
         int tail = 0;   /* columns left to GK(col_tail), or with A in place to GK(row_tail) */
 #ifdef GK_COLTAIL
-        if (rem <= GK_COLTAIL && (packed || row_tail)) tail = rem;   /* row_tail: A in place */
+        /* packed A: the column-tail kernel; A in place and the call allowing it: the k-summed
+         * tail, for remainders as narrow as the kit measured it paying                      */
+        if (packed ? rem <= GK_COLTAIL : row_tail && rem <= GK_ROW_TAIL_COLS) tail = rem;
 #else
         (void)row_tail;
 #endif
@@ -541,12 +546,6 @@ static void GK(fill_kit)(fc_gemm_kit *kit)
     kit->elem = (int64_t)sizeof(GK_T);
     kit->mr = GK_MR;
     kit->nr = GK_NR;
-    kit->vl = GK_VL;
-#ifdef GK_ROW_TAIL_COLS
-    kit->row_tail_cols = GK_ROW_TAIL_COLS;
-#else
-    kit->row_tail_cols = 0;
-#endif
     kit->kc = GK_KC;
     kit->mc = GK_MC;
     kit->nc = GK_NC;
