@@ -44,6 +44,30 @@
 #define FC_GW_SPLIT_MIN_PIXELS ((int64_t)1024)
 #endif
 
+/* A run of `run` output columns q, q+1, ... of one output row reads input columns
+ * (q + e)*sw + s - pw for tap column s: those inside [0, W) are e in [*elo, *ehi), the rest is
+ * padding. Two divisions: computed once per tap for whole rows, per run only at tile edges. */
+static inline void fc_im2col_run_bounds(int64_t W, int64_t pw, int64_t sw, int64_t s, int64_t q,
+                                        int64_t run, int64_t *elo, int64_t *ehi)
+{
+    const int64_t first = pw - s - q * sw, lim = W + pw - s - q * sw;
+    *elo = fc_min64(run, first <= 0 ? 0 : (first + sw - 1) / sw);
+    *ehi = fc_max64(*elo, fc_min64(run, lim <= 0 ? 0 : (lim + sw - 1) / sw));
+}
+
+/* The forward im2col tile in the GEMM's packed B layout, SIMD (isa/conv_im2col_kernels.c):
+ * kernel rows [r0, r1) of channels [c0, c1) of output pixels [t0, t0 + nt), col row
+ * ((c - c0)*R + r)*S + s at col + row*nr, its column j at (j >> shift)*ss + (j & (nr - 1)),
+ * padded with zeros to a whole sliver. Needs stride_w <= 2 and nr = 1 << shift a multiple of
+ * the vector width (every GEMM kit's NR); AVX2 and AVX-512 only.                          */
+#define FC_IM2COL_PACKED_ARGS(T) \
+    (const fc_conv_desc *d, const T *x_n, int64_t c0, int64_t c1, int64_t r0, int64_t r1, \
+     int64_t t0, int64_t nt, T *col, int64_t nr, int shift, int64_t ss)
+void fc_im2col_packed_f32_avx2 FC_IM2COL_PACKED_ARGS(float);
+void fc_im2col_packed_f32_avx512 FC_IM2COL_PACKED_ARGS(float);
+void fc_im2col_packed_f64_avx2 FC_IM2COL_PACKED_ARGS(double);
+void fc_im2col_packed_f64_avx512 FC_IM2COL_PACKED_ARGS(double);
+
 /* Element counts of the five tensors a convolution touches, all checked against overflow
  * (including as byte counts of 8-byte elements) by fc_conv_sizes.                           */
 typedef struct {

@@ -324,6 +324,13 @@ int64_t fc_gemm_packed_b_elems(int isa, int is_double, int64_t K, int64_t N)
     return elems;
 }
 
+int64_t fc_gemm_nr(int isa, int is_double)
+{
+    fc_gemm_kit kit;
+    gemm_get_kit(isa, is_double, &kit);
+    return kit.nr;
+}
+
 void fc_gemm_pack_b(int isa, int is_double, int64_t K, int64_t N, const void *B, int64_t ldb, void *dst)
 {
     fc_gemm_kit kit;

@@ -35,6 +35,9 @@ int fc_dgemm_ex(const fc_ctx *ctx, int k_order, int trans_a, int trans_b, int64_
  * fc_dgemm_bp compute C = alpha * A . B + beta * C from it (A not transposed). The same
  * products, bit for bit, as fc_sgemm_ex / fc_dgemm_ex on the unpacked B with the same ISA. */
 int64_t fc_gemm_packed_b_elems(int isa, int is_double, int64_t K, int64_t N);
+/* the packed layout's sliver width NR: column j of row kk is at (j / NR)*K*NR + kk*NR + j % NR,
+ * the columns of a last partial sliver zero (for callers that write it themselves: im2col) */
+int64_t fc_gemm_nr(int isa, int is_double);
 void fc_gemm_pack_b(int isa, int is_double, int64_t K, int64_t N, const void *B, int64_t ldb, void *dst);
 int fc_sgemm_bp(const fc_ctx *ctx, int k_order, int64_t M, int64_t N, int64_t K, float alpha,
                 const float *A, int64_t lda, const float *Bp, float beta, float *C, int64_t ldc);

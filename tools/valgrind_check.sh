@@ -42,6 +42,12 @@ for isa in isas:
                     y = F.conv2d(x, w, b, stride, pad, algo=algo, relu=True)
                     F.conv2d_backward(y, x, w, stride, pad, algo=algo)
                     calls += 2
+            # 8+ channels: the forward im2col writes the GEMM's packed layout (SIMD kernel,
+            # masked loads whose masked-off lanes lie outside x), stride 1 and 2
+            x8 = rng.standard_normal((1, 8, 9, 18)).astype(dt)
+            for stride, pad in ((1, 1), (2, 3)):
+                F.conv2d(x8, rng.standard_normal((5, 8, 3, 3)).astype(dt), None, stride, pad, algo="im2col")
+                calls += 1
             for pad in (1, 0):   # Winograd F(4x4, 3x3): 3x3, stride 1, partial edge tiles
                 F.conv2d(x, w, b, 1, pad, algo="winograd", relu=pad == 1)
                 calls += 1
