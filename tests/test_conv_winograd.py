@@ -40,7 +40,7 @@ CASES = [
     (1, 17, 28, 28, 33, 0, False, False),
     (2, 1, 28, 28, 1, 2, True, True),     # one channel in, one out
     (1, 5, 9, 9, 200, 1, True, False),    # 200 output channels: chunks of 48 and a last of 8
-    (1, 400, 6, 6, 13, 1, False, False),  # 400 input channels: the GEMMs' depth in two blocks
+    (1, 800, 6, 6, 13, 1, False, False),  # 800 input channels: the GEMMs' depth in 2-3 blocks
 ]
 
 

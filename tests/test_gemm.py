@@ -4,7 +4,7 @@ C = alpha * op(A) @ op(B) + beta * C, row-major. The reference is computed in fl
 same (float32-rounded) inputs, so the only error left is the kernel's own accumulation; it is
 bounded relative to the scale |alpha| * |op(A)| @ |op(B)| + |beta * C| of each output.
 Sizes straddle the register blocks (MR = 4/6/12 rows, NR = 8/16/32 columns), the cache blocks
-(KC <= 384, MC <= 192, NC <= 3072) and the width (N = 256) under which A is read in place
+(KC <= 768, MC <= 192, NC <= 3072) and the width (N = 256) under which A is read in place
 rather than packed, so edge tiles, block boundaries and both A paths are all hit.
 """
 import numpy as np
@@ -22,7 +22,8 @@ TRANS = [(False, False), (True, False), (False, True), (True, True)]
 SHAPES = [
     (1, 1, 1), (1, 7, 13), (7, 1, 33), (13, 33, 1), (12, 32, 8), (13, 33, 7),
     (33, 100, 13), (100, 17, 257), (257, 13, 100), (6, 16, 33), (5, 15, 2), (49, 49, 27),
-    (64, 196, 577),    # K over two depth blocks
+    (64, 196, 577),    # K over two depth blocks of the 384-deep kits
+    (40, 70, 1601),    # K over three depth blocks of AVX-512 float's 768 (five of 384)
     (200, 71, 40),     # M over an MC block
     (9, 3100, 5),      # N over an NC block
     (29, 49, 1024),    # rows 4 KiB apart: A packed, 49 = 3*16 + 1 left to the column-tail kernel
@@ -219,7 +220,7 @@ def test_special_values_propagate(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_packed_b_entry_gives_the_same_bits(isa, dtype):
     """B packed once by the caller (what Winograd does with V) and then multiplied: the same
-    products, bit for bit, as packing inside the call, over depth blocks (K > 384), column
+    products, bit for bit, as packing inside the call, over depth blocks (K > 768), column
     blocks (N > 3072), the column tails and both thread splits; with k_order the narrow tail is
     a k-ordered dot product like the rest (not summed along k), still close to the reference."""
     for M, N, K in SHAPES:
