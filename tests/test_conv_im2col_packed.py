@@ -4,7 +4,8 @@ unfolds row by row and the GEMM packs. Either way every output is the GEMM's dot
 weight row with one unfolded column, whatever the tile or thread it lands in, so the
 convolution must give the bits of _ext.gemm(W, unfold(x)) exactly. A wrong column, a missed
 padding zero or a tap read one element off shows up as a different bit, not only as an error
-above the tolerance.
+above the tolerance. Stride 1 with "same" width (Q == W) takes the kernel's other planner
+(tap_linear: one load per vector of columns, whatever output rows it spans).
 
 Each case's output width P*Q leaves 0 or 4-7 columns past a multiple of 8, where the public
 GEMM and the convolution's k-ordered GEMM compute the same sums (GK(row_tail) takes at most
@@ -34,6 +35,10 @@ CASES = [
     pytest.param(8, 26, 26, 8, (3, 3), (3, 3), (0, 0), id="stride3-row-major"),
     pytest.param(8, 9, 14, 8, (3, 3), (2, 2), (2, 2), id="pad-wider-than-half-kernel"),
     pytest.param(16, 12, 1, 8, (3, 1), (1, 1), (1, 0), id="one-column-image"),
+    # stride 1 with Q == W: one load per vector of columns across output rows, wrapped
+    # columns masked (5x5 reaching 2 columns past each edge; a 1x3 kernel)
+    pytest.param(8, 10, 10, 8, (5, 5), (1, 1), (2, 2), id="same-5x5-pad2"),
+    pytest.param(12, 6, 20, 8, (1, 3), (1, 1), (0, 1), id="same-1x3"),
     pytest.param(9, 6, 40, 12, (1, 5), (1, 2), (0, 2), id="1x5-stride-1x2"),
 ]
 

@@ -28,6 +28,7 @@ IK_INLINE unsigned ik_bits(int64_t lo, int64_t hi)   /* bits [lo, hi), 0 <= lo, 
 #define IK(name) ik_f32_##name
 #define IK_ENTRY FC_ISA_FN(fc_im2col_packed_f32)
 IK_INLINE M ik_f32_mask(int64_t lo, int64_t hi) { return (M)ik_bits(lo, hi); }
+IK_INLINE M ik_f32_maskbits(unsigned bits) { return (M)bits; }
 IK_INLINE V ik_f32_loadm(const T *p, M m) { return _mm512_maskz_loadu_ps(m, p); }
 IK_INLINE void ik_f32_store(T *p, V v) { _mm512_storeu_ps(p, v); }
 IK_INLINE void ik_f32_storem(T *p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
@@ -50,6 +51,7 @@ IK_INLINE V ik_f32_even(V a, V b)
 #define IK(name) ik_f64_##name
 #define IK_ENTRY FC_ISA_FN(fc_im2col_packed_f64)
 IK_INLINE M ik_f64_mask(int64_t lo, int64_t hi) { return (M)ik_bits(lo, hi); }
+IK_INLINE M ik_f64_maskbits(unsigned bits) { return (M)bits; }
 IK_INLINE V ik_f64_loadm(const T *p, M m) { return _mm512_maskz_loadu_pd(m, p); }
 IK_INLINE void ik_f64_store(T *p, V v) { _mm512_storeu_pd(p, v); }
 IK_INLINE void ik_f64_storem(T *p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
@@ -79,6 +81,11 @@ IK_INLINE M ik_f32_mask(int64_t lo, int64_t hi)   /* 32-bit lanes [lo, hi) */
     return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)lo), lane),
                                _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), lane));
 }
+IK_INLINE M ik_f32_maskbits(unsigned bits)
+{
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), bit), bit);
+}
 IK_INLINE V ik_f32_loadm(const T *p, M m) { return _mm256_maskload_ps(p, m); }
 IK_INLINE void ik_f32_store(T *p, V v) { _mm256_storeu_ps(p, v); }
 IK_INLINE void ik_f32_storem(T *p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
@@ -106,6 +113,11 @@ IK_INLINE M ik_f64_mask(int64_t lo, int64_t hi)   /* 64-bit lanes [lo, hi) */
     const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
     return _mm256_andnot_si256(_mm256_cmpgt_epi64(_mm256_set1_epi64x(lo), lane),
                                _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), lane));
+}
+IK_INLINE M ik_f64_maskbits(unsigned bits)
+{
+    const __m256i bit = _mm256_setr_epi64x(1, 2, 4, 8);
+    return _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x((long long)bits), bit), bit);
 }
 IK_INLINE V ik_f64_loadm(const T *p, M m) { return _mm256_maskload_pd(p, m); }
 IK_INLINE void ik_f64_store(T *p, V v) { _mm256_storeu_pd(p, v); }

@@ -1,5 +1,6 @@
 /* conv_im2col_kernels_tmpl.h -- fc_im2col_packed_* for one element type T, vector type V of VL
- * lanes, lane mask type M and the primitives IK(mask) (lanes [lo, hi)), IK(loadm) (masked
+ * lanes, lane mask type M and the primitives IK(mask) (lanes [lo, hi)), IK(maskbits) (lane i
+ * where bit i is set), IK(loadm) (masked
  * lanes from memory, the rest zero; no other lane is read), IK(store), IK(storem) (masked
  * lanes only) and IK(even) (lanes 0, 2, 4, ... of the pair a, b).
  *
@@ -85,14 +86,93 @@ static void IK(replay)(const IK(piece) *pc, int np, int64_t sw, const T *x, int6
     }
 }
 
-void IK_ENTRY FC_IM2COL_PACKED_ARGS(T)
+/* Channel block x (nc planes of H*W), tap (r, s), rows at row (channel c's R*S*nr further):
+ * output row by output row, each run's pieces planned by IK(plan).                          */
+static void IK(tap_runs)(const fc_conv_desc *d, const T *x, int64_t nc, int64_t r, int64_t s,
+                         int64_t t0, int64_t nt, T *row, int64_t nr, int shift, int64_t ss,
+                         IK(piece) *pc)
 {
     const int64_t H = d->H, W = d->W, R = d->R, S = d->S, Q = d->Q;
     const int64_t sh = d->stride_h, sw = d->stride_w, ph = d->pad_h, pw = d->pad_w;
-    const int64_t p0 = t0 / Q, q0 = t0 % Q, pad_end = ((nt + nr - 1) >> shift) << shift;
+    const int64_t pad_end = ((nt + nr - 1) >> shift) << shift;
+    int64_t full_lo, full_hi;
+    fc_im2col_run_bounds(W, pw, sw, s, 0, Q, &full_lo, &full_hi);
+    int64_t p = t0 / Q, q = t0 % Q, j = 0, e = 0;
+    int np = 0;
+    while (j < pad_end) {
+        int64_t run, src0 = 0, elo = 0, ehi = 0;   /* defaults: padding, all zero */
+        if (j < nt) {
+            run = fc_min64(Q - q, nt - j);
+            const int64_t h = p * sh + r - ph;
+            if (h >= 0 && h < H) {
+                elo = full_lo;
+                ehi = full_hi;
+                if (q != 0 || run != Q) fc_im2col_run_bounds(W, pw, sw, s, q, run, &elo, &ehi);
+                src0 = h * W + q * sw + s - pw;
+            }
+        } else {
+            run = pad_end - nt;   /* the last sliver's padding */
+        }
+        e = IK(plan)(pc, &np, nr, shift, ss, j, run, e, src0, sw, elo, ehi);
+        if (np == IK_PLAN_MAX) {
+            IK(replay)(pc, np, sw, x, H * W, row, R * S * nr, nc);
+            np = 0;
+        }
+        if (e == run) {   /* next run */
+            j += run;
+            e = 0;
+            q = 0;
+            p++;
+        }
+    }
+    IK(replay)(pc, np, sw, x, H * W, row, R * S * nr, nc);
+}
+
+/* The same for stride 1 with Q == W ("same" padding): column j (output pixel t0 + j) reads
+ * plane[t0 + j + (r - ph)*W + s - pw], so a whole vector of columns is one load whatever
+ * output rows it spans, masked to the columns inside the image (not wrapped around a row
+ * edge, not above or below, not past nt). On 7x7 maps, runs of 7 made about ten pieces
+ * per 49 columns; this makes four, all stored whole.                                      */
+static void IK(tap_linear)(const fc_conv_desc *d, const T *x, int64_t nc, int64_t r, int64_t s,
+                           int64_t t0, int64_t nt, T *row, int64_t nr, int shift, int64_t ss,
+                           IK(piece) *pc)
+{
+    const int64_t H = d->H, W = d->W, R = d->R, S = d->S, ph = d->pad_h, pw = d->pad_w;
+    const int64_t pad_end = ((nt + nr - 1) >> shift) << shift;
+    const int64_t dh = r - ph, dw = s - pw;
+    int64_t p = t0 / W, q = t0 % W;   /* output pixel of the next column */
+    int np = 0;
+    for (int64_t j0 = 0; j0 < pad_end; j0 += VL) {
+        unsigned bits = 0;
+        for (int i = 0; i < VL && j0 + i < nt; i++) {
+            if (p + dh >= 0 && p + dh < H && q + dw >= 0 && q + dw < W) bits |= 1u << i;
+            if (++q == W) {
+                q = 0;
+                p++;
+            }
+        }
+        IK(piece) *pp = pc + np++;
+        pp->dst = (j0 >> shift) * ss + (j0 & (nr - 1));
+        pp->src = t0 + j0 + dh * W + dw;
+        pp->m0 = IK(maskbits)(bits);
+        pp->m1 = IK(mask)(0, 0);
+        pp->ms = IK(mask)(0, VL);
+        pp->whole = 1;
+        if (np == IK_PLAN_MAX) {
+            IK(replay)(pc, np, 1, x, H * W, row, R * S * nr, nc);
+            np = 0;
+        }
+    }
+    IK(replay)(pc, np, 1, x, H * W, row, R * S * nr, nc);
+}
+
+void IK_ENTRY FC_IM2COL_PACKED_ARGS(T)
+{
+    const int64_t H = d->H, W = d->W, R = d->R, S = d->S, Q = d->Q, sh = d->stride_h;
+    const int linear = sh == 1 && d->stride_w == 1 && Q == W;
     /* channels per block: the input rows the tile reads stay in cache while every tap
      * re-reads them, and each tap's plan serves the whole block                          */
-    const int64_t in_rows = fc_min64(H, ((q0 + nt + Q - 1) / Q - 1) * sh + R);
+    const int64_t in_rows = fc_min64(H, ((t0 % Q + nt + Q - 1) / Q - 1) * sh + R);
     const int64_t cb = fc_max64(1, IK_BLOCK_BYTES / fc_max64(1, in_rows * W * (int64_t)sizeof(T)));
     IK(piece) pc[IK_PLAN_MAX];
     for (int64_t cs = c0; cs < c1; cs += cb) {
@@ -100,38 +180,9 @@ void IK_ENTRY FC_IM2COL_PACKED_ARGS(T)
         const T *x = x_n + cs * H * W;
         for (int64_t r = r0; r < r1; r++) {
             for (int64_t s = 0; s < S; s++) {
-                T *row = col + (((cs - c0) * R + r) * S + s) * nr;   /* channel c's R*S*nr further */
-                int64_t full_lo, full_hi;
-                fc_im2col_run_bounds(W, pw, sw, s, 0, Q, &full_lo, &full_hi);
-                int64_t p = p0, q = q0, j = 0, e = 0;
-                int np = 0;
-                while (j < pad_end) {
-                    int64_t run, src0 = 0, elo = 0, ehi = 0;   /* defaults: padding, all zero */
-                    if (j < nt) {
-                        run = fc_min64(Q - q, nt - j);
-                        const int64_t h = p * sh + r - ph;
-                        if (h >= 0 && h < H) {
-                            elo = full_lo;
-                            ehi = full_hi;
-                            if (q != 0 || run != Q) fc_im2col_run_bounds(W, pw, sw, s, q, run, &elo, &ehi);
-                            src0 = h * W + q * sw + s - pw;
-                        }
-                    } else {
-                        run = pad_end - nt;   /* the last sliver's padding */
-                    }
-                    e = IK(plan)(pc, &np, nr, shift, ss, j, run, e, src0, sw, elo, ehi);
-                    if (np == IK_PLAN_MAX) {
-                        IK(replay)(pc, np, sw, x, H * W, row, R * S * nr, nc);
-                        np = 0;
-                    }
-                    if (e == run) {   /* next run */
-                        j += run;
-                        e = 0;
-                        q = 0;
-                        p++;
-                    }
-                }
-                IK(replay)(pc, np, sw, x, H * W, row, R * S * nr, nc);
+                T *row = col + (((cs - c0) * R + r) * S + s) * nr;
+                if (linear) IK(tap_linear)(d, x, nc, r, s, t0, nt, row, nr, shift, ss, pc);
+                else IK(tap_runs)(d, x, nc, r, s, t0, nt, row, nr, shift, ss, pc);
             }
         }
     }
