@@ -9,6 +9,11 @@ Target: at 2 threads, a speed-up of at least 1.8x (90% parallel efficiency; in g
 ``TARGET_EFFICIENCY * threads``) on every layer of at least ``FLAG_MIN_GFLOP`` GFLOP (the layer's
 forward GFLOP, so a layer is flagged or not by its size, whichever pass is timed). Smaller layers
 are shown but not flagged: below 2 MFLOP fastconv runs them on one thread on purpose.
+
+A process that takes one of the two cores for a few seconds slows only the 2-thread times (1
+thread still has a core to itself), so on a shared machine a row falls below the target now and
+then whatever the code. Rows below it are measured again, ``retries`` times, after the others:
+each thread count keeps its best time over every measurement, and the row says how many it had.
 """
 import textwrap
 import time
@@ -90,17 +95,29 @@ def bench_layer_scaling(layer, threads=2, backward=False, min_time=0.25, rounds=
     return scaling_row(layer, best, threads, backward)
 
 
+def merge_rows(layer, first, again):
+    """One row from two measurements of the same layer and pass: each thread count's best time."""
+    n = first["threads"]
+    best = {int(k): min(first["ms"][k], again["ms"][k]) / 1e3 for k in first["ms"]}
+    row = scaling_row(layer, best, n, first["pass"] == "backward")
+    row["measurements"] = first.get("measurements", 1) + again.get("measurements", 1)
+    return row
+
+
 def format_table(result):
     n = result["threads"]
     target = speedup_target(n)
     head = (f"{'layer':42s} {'pass':8s} {'GFLOP':>6s} {'auto':>9s} {'1 thr ms':>9s} "
             f"{f'{n} thr ms':>9s} {'speed-up':>8s}")
+    retries = result.get("retries", 0)
+    again = f"; rows below it measured again (up to {retries}x) at the end" if retries else ""
     lines = [f"float32, auto algorithm, 1 vs {n} threads (interleaved, best of {result['rounds']} rounds); "
-             f"flag: layers of >= {FLAG_MIN_GFLOP} GFLOP below {target:.2f}x", head, "-" * len(head)]
+             f"flag: layers of >= {FLAG_MIN_GFLOP} GFLOP below {target:.2f}x{again}", head, "-" * len(head)]
     for r in result["rows"]:
         flag = "  << below target" if r["flagged"] else ""
+        again = f"  (best of {r['measurements']} measurements)" if r.get("measurements", 1) > 1 else ""
         lines.append(f"{r['name']:42s} {r['pass']:8s} {r['gflop']:6.2f} {r['algo']:>9s} "
-                     f"{r['ms']['1']:9.2f} {r['ms'][str(n)]:9.2f} {r['speedup']:7.2f}x{flag}")
+                     f"{r['ms']['1']:9.2f} {r['ms'][str(n)]:9.2f} {r['speedup']:7.2f}x{flag}{again}")
     if any(r["algo"].endswith("+wg") for r in result["rows"]):
         lines.append("+wg: the backward's grad_x runs as a Winograd convolution (auto's rule).")
     flagged = [r for r in result["rows"] if r["flagged"]]
@@ -118,14 +135,17 @@ def format_table(result):
 
 
 def run(layers_path=None, only=None, backward=False, threads=None, json_out=None, min_time=0.25,
-        rounds=3, progress=True):
+        rounds=3, progress=True, retries=1):
     """Time every selected layer at 1 and ``threads`` threads (default: fastconv's setting, at least
-    2). Returns (result dict, printable table)."""
+    2); rows below the target are measured again up to ``retries`` times at the end (module
+    docstring). Returns (result dict, printable table)."""
     threads = max(2, get_num_threads()) if threads is None else int(threads)
     if threads < 2:
         raise ValueError(f"threads: scaling compares 1 thread with more, got {threads}")
     if int(rounds) < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}")
+    if int(retries) < 0:
+        raise ValueError(f"retries must be at least 0, got {retries}")
     layers = load_layers(layers_path, only)
     if not layers:
         raise ValueError(f"--only {' '.join(only or [])}: no layer matches")
@@ -139,11 +159,17 @@ def run(layers_path=None, only=None, backward=False, threads=None, json_out=None
             bar.set_description(l["name"])
             rows.append(bench_layer_scaling(l, threads, b, min_time, int(rounds)))
             bar.update(1)
+        for _ in range(int(retries)):
+            again = [i for i, r in enumerate(rows) if r["flagged"]]
+            for i in again:
+                l, b = work[i]
+                bar.set_description(f"again: {l['name']}")
+                rows[i] = merge_rows(l, rows[i], bench_layer_scaling(l, threads, b, min_time, int(rounds)))
     finally:
         bar.close()
     result = {"threads": threads, "target_speedup": speedup_target(threads),
               "flag_min_gflop": FLAG_MIN_GFLOP, "rounds": int(rounds), "min_time": min_time,
-              "other_cpus": load.cpus(), "rows": rows}
+              "retries": int(retries), "other_cpus": load.cpus(), "rows": rows}
     if json_out:
         write_json(json_out, result)
     return result, format_table(result)

@@ -100,3 +100,39 @@ def test_cli_scaling(tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert "1 vs 2 threads" in stdout and "small" in stdout
     assert [r["name"] for r in json.loads(out.read_text())["rows"]] == ["small"]
+
+
+def test_rows_below_target_are_measured_again_and_keep_each_count_best(monkeypatch, tmp_path):
+    """A row below 1.8x is timed again after the others; each thread count keeps its best time
+    over both measurements (here the second 2-thread time is the better one, the 1-thread time
+    of the first), rows on target are not timed again, and retries=0 keeps the first result."""
+    timings = {"big": [{1: 0.010, 2: 0.0070}, {1: 0.012, 2: 0.0052}], "fine": [{1: 0.010, 2: 0.0050}]}
+    calls = []
+
+    def fake(layer, threads, backward, min_time, rounds):
+        calls.append(layer["name"])
+        return bs.scaling_row(layer, timings[layer["name"]][calls.count(layer["name"]) - 1], threads, backward)
+
+    monkeypatch.setattr(bs, "bench_layer_scaling", fake)
+    layers = tmp_path / "layers.json"
+    layers.write_text(json.dumps({"layers": [BIG, dict(BIG, name="fine")]}))
+    result, table = bs.run(layers, threads=2, min_time=0, rounds=1, progress=False)
+    assert calls == ["big", "fine", "big"]
+    big, fine = result["rows"]
+    assert big["ms"] == pytest.approx({"1": 10.0, "2": 5.2}) and big["speedup"] == pytest.approx(10 / 5.2)
+    assert big["measurements"] == 2 and not big["flagged"] and "measurements" not in fine
+    assert result["retries"] == 1
+    assert "(best of 2 measurements)" in table and "measured again (up to 1x)" in table.splitlines()[0]
+    assert table.splitlines()[-1] == "2 of 2 rows of >= 0.2 GFLOP reach 1.80x."
+    calls.clear()
+    result0, _ = bs.run(layers, threads=2, min_time=0, rounds=1, progress=False, retries=0)
+    assert calls == ["big", "fine"] and result0["rows"][0]["flagged"]
+    with pytest.raises(ValueError, match="retries"):
+        bs.run(layers, threads=2, retries=-1)
+
+
+def test_cli_retries_only_with_scaling(capsys):
+    assert cli.main(["bench", "--models", "--retries", "2", "--no-progress"]) == 1
+    assert "--retries only applies to --scaling" in capsys.readouterr().err
+    assert cli.main(["bench", "--scaling", "--retries", "-1", "--no-progress"]) == 1
+    assert "--retries must be at least 0" in capsys.readouterr().err

@@ -35,6 +35,9 @@ def register(subparsers):
                    help=f"interleaved rounds per measurement, best time kept (default {ROUNDS})")
     p.add_argument("--threads", type=int, help="threads for fastconv and torch (default: fastconv's setting); "
                                                "with --scaling the count compared with 1")
+    p.add_argument("--retries", type=int, default=None,
+                   help="with --scaling: measure rows below the target again this many times at the end, "
+                        "each thread count keeping its best time (default 1; 0: never)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -55,6 +58,10 @@ def check_args(args):
     for flag in not_with.get(mode, ()):
         if given[flag]:
             raise ValueError(f"{flag} does not apply to {mode}")
+    if args.retries is not None and mode != "--scaling":
+        raise ValueError("--retries only applies to --scaling")
+    if args.retries is not None and args.retries < 0:
+        raise ValueError(f"--retries must be at least 0, got {args.retries}")
     if args.scaling and args.threads is not None and args.threads < 2:
         raise ValueError(f"--scaling compares 1 thread with --threads >= 2, got {args.threads}")
     return mode
@@ -72,7 +79,8 @@ def run(args):
     if args.scaling:
         from .. import bench_scaling
         _, table = bench_scaling.run(args.layers, args.only, args.backward, args.threads, args.json_out,
-                                     min_time, rounds, progress=progress)
+                                     min_time, rounds, progress=progress,
+                                     retries=1 if args.retries is None else args.retries)
         print(table)
         return 0
     if args.threads is not None:
