@@ -30,6 +30,9 @@
  * MB, above torch's: memory is a target, so 48.                                            */
 #define FC_WINO_KC 48
 #endif
+#ifndef FC_WINO_ONE_CHUNK_BYTES
+#define FC_WINO_ONE_CHUNK_BYTES ((int64_t)5 << 18)   /* 1.25 MiB */
+#endif
 #ifndef FC_WINO_INLINE_BLOCKS
 #define FC_WINO_INLINE_BLOCKS 2 /* at most this many tile blocks: filters transformed per job */
 #endif
@@ -134,6 +137,12 @@ static int wino_make_plan(const fc_conv_desc *d, int isa, int64_t elem, int nthr
         pl->ksplit = ceil_div(K, pl->kb);
     }
     pl->kc = fc_min64(FC_WINO_KC, pl->kb);
+    /* a job of a channel split in one chunk when its transformed filters stay small: every
+     * chunk reads the whole packed V again, so 64 channels as 48 + 16 read it twice (28x28,
+     * 128 channels, batch 1: 2 threads read V 4 times where 1 thread read it 3 times)      */
+    if (pl->ksplit > 1 && pl->kb <= 2 * FC_WINO_KC &&
+        FC_WINO_XI * pl->kb * C * elem <= FC_WINO_ONE_CHUNK_BYTES)
+        pl->kc = pl->kb;
     pl->inline_w = nblocks <= FC_WINO_INLINE_BLOCKS;
     pl->row_groups = pl->tiles_x >= FC_WINO_ROW_MIN_TILES;
     const int64_t njobs = pl->nblocks * pl->ksplit;
