@@ -8,11 +8,10 @@
 
 /* The GEMM's packed B layout, which the forward's SIMD im2col writes straight away (so the
  * GEMM, fc_sgemm_bp, does not copy the tile a second time): row k's column j at
- * (j / nr)*C*R*S*nr + k*nr + j % nr, the last sliver padded with zeros; nr = 1 << shift. */
+ * (j / nr)*C*R*S*nr + k*nr + j % nr, the last sliver padded with zeros.                    */
 typedef struct {
     int isa;
     int64_t nr;
-    int shift;
 } fc_sliver_layout;
 
 /* fewer input channels than this: plain im2col and the GEMM's own packing (measured in

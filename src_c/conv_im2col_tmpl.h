@@ -95,15 +95,13 @@ static void FC_NAME(im2col_packed)(const fc_sliver_layout *pk, const fc_conv_des
                                    int64_t c0, int64_t c1, int64_t r0, int64_t r1, int64_t t0,
                                    int64_t nt, FC_T *col)
 {
-    const int64_t ss = d->C * d->R * d->S * pk->nr;
 #ifndef FC_ONLY_SCALAR
     if (pk->isa == FC_ISA_AVX512)
-        FC_IM2COL_PACKED(avx512)(d, x_n, c0, c1, r0, r1, t0, nt, col, pk->nr, pk->shift, ss);
+        FC_IM2COL_PACKED(avx512)(d, x_n, c0, c1, r0, r1, t0, nt, col, pk->nr);
     else
-        FC_IM2COL_PACKED(avx2)(d, x_n, c0, c1, r0, r1, t0, nt, col, pk->nr, pk->shift, ss);
-#else
-    (void)pk, (void)d, (void)x_n, (void)c0, (void)c1, (void)r0, (void)r1, (void)t0, (void)nt;
-    (void)col, (void)ss;
+        FC_IM2COL_PACKED(avx2)(d, x_n, c0, c1, r0, r1, t0, nt, col, pk->nr);
+#else   /* never chosen (fc_conv_gemm_forward) */
+    (void)pk, (void)d, (void)x_n, (void)c0, (void)c1, (void)r0, (void)r1, (void)t0, (void)nt, (void)col;
 #endif
 }
 
@@ -188,6 +186,19 @@ static void FC_NAME(fill_bias)(const fc_conv_desc *d, const fc_conv_sizes_t *sz,
         }
 }
 
+/* The GEMM of one tile (output pixels [t0, t0 + tn) of image x_n into yt): from the tile
+ * packed by im2col (pk), the row-major tile col, or (1x1, im2col == 0) the input itself */
+static int FC_NAME(tile_gemm)(const fc_ctx *inner, int k_order, const fc_conv_desc *d,
+                              const fc_conv_sizes_t *sz, const fc_sliver_layout *pk, int im2col,
+                              const FC_T *w, const FC_T *x_n, const FC_T *col, int64_t t0,
+                              int64_t tn, FC_T *yt)
+{
+    const int64_t K = d->K, crs = sz->crs, pq = sz->pq;
+    if (pk) return FC_GEMM_BP(inner, k_order, K, tn, crs, 1, w, crs, col, 0, yt, pq);
+    if (im2col) return FC_GEMM_EX(inner, k_order, 0, 0, K, tn, crs, 1, w, crs, col, tn, 0, yt, pq);
+    return FC_GEMM_EX(inner, k_order, 0, 0, K, tn, crs, 1, w, crs, x_n + t0, sz->hw, 0, yt, pq);
+}
+
 int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, const FC_T *x,
                                   const FC_T *w, const FC_T *bias, int relu, FC_T *y, int im2col)
 {
@@ -237,21 +248,18 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
      * not repaid (AVX-512, 1 thread: the 7x7/2 stem 2.59 ms unpacked, 2.63 packed; 6
      * channels 5x5/2 0.406, 0.418), while from 8 on packing wins (8 channels 3x3 on 112 px:
      * 0.772 -> 0.651 ms; 16 channels on 56 px: 0.660 -> 0.570).                            */
-    fc_sliver_layout pack = {fc_ctx_isa(ctx), 0, 0};
+    const fc_sliver_layout pack = {fc_ctx_isa(ctx), fc_gemm_nr(fc_ctx_isa(ctx), FC_IS_DOUBLE)};
     const fc_sliver_layout *pk = NULL;
 #ifndef FC_ONLY_SCALAR
-    if (im2col && pack.isa != FC_ISA_SCALAR && d->stride_w <= 2 && d->C >= FC_IM2COL_PACKED_MIN_C) {
-        pack.nr = fc_gemm_nr(pack.isa, FC_IS_DOUBLE);
-        while (((int64_t)1 << pack.shift) < pack.nr) pack.shift++;
+    if (im2col && pack.isa != FC_ISA_SCALAR && d->stride_w <= 2 && d->C >= FC_IM2COL_PACKED_MIN_C)
         pk = &pack;
-    }
 #endif
-    int64_t per_ws = 0, ws_bytes = 0;
+    int64_t per_ws = 0, ws_bytes = 0;   /* a tile's elements (packed: whole slivers) */
     FC_T *ws = NULL;
     if (im2col) {
-        const int64_t cols = pk ? (T + pack.nr - 1) / pack.nr * pack.nr : T;
-        if (fc_mul_overflow(crs, cols, &per_ws) != FC_OK ||
-            fc_mul_overflow(per_ws, nws * (int64_t)sizeof(FC_T), &ws_bytes) != FC_OK)
+        if (pk) per_ws = fc_gemm_packed_b_elems(pack.isa, FC_IS_DOUBLE, crs, T);   /* -1: overflow */
+        else if (fc_mul_overflow(crs, T, &per_ws) != FC_OK) per_ws = -1;
+        if (per_ws < 0 || fc_mul_overflow(per_ws, nws * (int64_t)sizeof(FC_T), &ws_bytes) != FC_OK)
             return FC_EOVERFLOW;
         ws = (FC_T *)fc_aligned_alloc(ws_bytes);
         if (ws == NULL) return FC_ENOMEM;
@@ -264,18 +272,10 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
             const int64_t n = job / ntile, t0 = (job % ntile) * T, tn = fc_min64(T, pq - t0);
             const FC_T *x_n = x + n * sz.x / N;
             FC_T *yt = y + n * K * pq + t0;
-            int s2;
-            if (pk) {
-                FC_T *col = ws + (int64_t)FC_OMP_THREAD_NUM() * per_ws;
-                FC_NAME(im2col_packed)(pk, d, x_n, 0, d->C, 0, d->R, t0, tn, col);
-                s2 = FC_GEMM_BP(&inner, k_order, K, tn, crs, 1, w, crs, col, 0, yt, pq);
-            } else if (im2col) {
-                FC_T *col = ws + (int64_t)FC_OMP_THREAD_NUM() * per_ws;
-                FC_NAME(im2col_tile)(d, x_n, 0, d->C, 0, d->R, t0, tn, col, tn);
-                s2 = FC_GEMM_EX(&inner, k_order, 0, 0, K, tn, crs, 1, w, crs, col, tn, 0, yt, pq);
-            } else {
-                s2 = FC_GEMM_EX(&inner, k_order, 0, 0, K, tn, crs, 1, w, crs, x_n + t0, sz.hw, 0, yt, pq);
-            }
+            FC_T *col = im2col ? ws + (int64_t)FC_OMP_THREAD_NUM() * per_ws : NULL;
+            if (pk) FC_NAME(im2col_packed)(pk, d, x_n, 0, d->C, 0, d->R, t0, tn, col);
+            else if (im2col) FC_NAME(im2col_tile)(d, x_n, 0, d->C, 0, d->R, t0, tn, col, tn);
+            const int s2 = FC_NAME(tile_gemm)(&inner, k_order, d, &sz, pk, im2col, w, x_n, col, t0, tn, yt);
             if (s2 != FC_OK) {
                 FC_PRAGMA_OMP_CRITICAL
                 err = s2;
@@ -288,12 +288,7 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
             const FC_T *x_n = x + n * sz.x / N;
             FC_T *yt = y + n * K * pq + t0;
             if (im2col) FC_NAME(im2col_tile_threaded)(nthr, d, x_n, t0, tn, ws, pk);
-            if (pk)
-                err = FC_GEMM_BP(&inner, k_order, K, tn, crs, 1, w, crs, ws, 0, yt, pq);
-            else if (im2col)
-                err = FC_GEMM_EX(&inner, k_order, 0, 0, K, tn, crs, 1, w, crs, ws, tn, 0, yt, pq);
-            else
-                err = FC_GEMM_EX(&inner, k_order, 0, 0, K, tn, crs, 1, w, crs, x_n + t0, sz.hw, 0, yt, pq);
+            err = FC_NAME(tile_gemm)(&inner, k_order, d, &sz, pk, im2col, w, x_n, ws, t0, tn, yt);
             if (bias || relu) FC_CAT(fc_conv_epilogue, FC_SFX)(yt, K, tn, pq, bias, relu);
         }
     }

@@ -57,12 +57,12 @@ static inline void fc_im2col_run_bounds(int64_t W, int64_t pw, int64_t sw, int64
 
 /* The forward im2col tile in the GEMM's packed B layout, SIMD (isa/conv_im2col_kernels.c):
  * kernel rows [r0, r1) of channels [c0, c1) of output pixels [t0, t0 + nt), col row
- * ((c - c0)*R + r)*S + s at col + row*nr, its column j at (j >> shift)*ss + (j & (nr - 1)),
- * padded with zeros to a whole sliver. Needs stride_w <= 2 and nr = 1 << shift a multiple of
- * the vector width (every GEMM kit's NR); AVX2 and AVX-512 only.                          */
+ * ((c - c0)*R + r)*S + s at col + row*nr, its column j at (j / nr)*C*R*S*nr + j % nr, padded
+ * with zeros to a whole sliver. Needs stride_w <= 2 and nr (fc_gemm_nr: every GEMM kit's NR)
+ * a power of two and a multiple of the vector width; AVX2 and AVX-512 only.               */
 #define FC_IM2COL_PACKED_ARGS(T) \
     (const fc_conv_desc *d, const T *x_n, int64_t c0, int64_t c1, int64_t r0, int64_t r1, \
-     int64_t t0, int64_t nt, T *col, int64_t nr, int shift, int64_t ss)
+     int64_t t0, int64_t nt, T *col, int64_t nr)
 void fc_im2col_packed_f32_avx2 FC_IM2COL_PACKED_ARGS(float);
 void fc_im2col_packed_f32_avx512 FC_IM2COL_PACKED_ARGS(float);
 void fc_im2col_packed_f64_avx2 FC_IM2COL_PACKED_ARGS(double);

@@ -36,13 +36,7 @@ IK_INLINE V ik_f32_even(V a, V b)
 {
     return _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b);
 }
-#include "conv_im2col_kernels_tmpl.h"
-#undef T
-#undef V
-#undef M
-#undef VL
-#undef IK
-#undef IK_ENTRY
+#include "conv_im2col_kernels_tmpl.h"   /* undefines T ... IK_ENTRY */
 
 #define T double
 #define V __m512d
@@ -59,13 +53,7 @@ IK_INLINE V ik_f64_even(V a, V b)
 {
     return _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b);
 }
-#include "conv_im2col_kernels_tmpl.h"
-#undef T
-#undef V
-#undef M
-#undef VL
-#undef IK
-#undef IK_ENTRY
+#include "conv_im2col_kernels_tmpl.h"   /* undefines T ... IK_ENTRY */
 
 #else
 /* ---- AVX2: masks are vectors of lanes, all ones where set ----------------------------------- */
@@ -94,13 +82,7 @@ IK_INLINE V ik_f32_even(V a, V b)   /* a0 a2 a4 a6 b0 b2 b4 b6 */
     const __m256 s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
 }
-#include "conv_im2col_kernels_tmpl.h"
-#undef T
-#undef V
-#undef M
-#undef VL
-#undef IK
-#undef IK_ENTRY
+#include "conv_im2col_kernels_tmpl.h"   /* undefines T ... IK_ENTRY */
 
 #define T double
 #define V __m256d
@@ -126,13 +108,7 @@ IK_INLINE V ik_f64_even(V a, V b)   /* a0 a2 b0 b2 */
 {
     return _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), _MM_SHUFFLE(3, 1, 2, 0));
 }
-#include "conv_im2col_kernels_tmpl.h"
-#undef T
-#undef V
-#undef M
-#undef VL
-#undef IK
-#undef IK_ENTRY
+#include "conv_im2col_kernels_tmpl.h"   /* undefines T ... IK_ENTRY */
 #endif
 
 #else

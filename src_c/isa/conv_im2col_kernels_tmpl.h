@@ -6,9 +6,9 @@
  *
  * A col row (c, r, s) is the same pattern of pieces for every channel c: which columns read
  * the input, from where relative to the channel's plane, which are padding. So the pieces of
- * a kernel tap (r, s) are worked out once (IK(plan): runs, their bounds, sliver and vector
- * boundaries, with all the branching) and replayed for a block of channels (IK(replay)): one
- * or two masked loads and one store per piece. Deciding piece by piece inside the channel
+ * a kernel tap (r, s) are worked out once (IK(tap_runs) / IK(tap_linear): runs, their
+ * bounds, sliver and vector boundaries, with all the branching) and replayed for a block of
+ * channels (IK(replay)): one or two masked loads and one store per piece. Deciding piece by piece inside the channel
  * loop instead ran 2x slower than the row-major im2col it replaces (branch mispredictions
  * on pieces of varying width); replayed, ResNet-50's layer2 3x3/2 at batch 1 went from
  * 1.21 to 1.17 ms on 2 threads (1 thread, profile samples of im2col plus the GEMM's
@@ -29,22 +29,67 @@ typedef struct {
                     * lanes outside the masks are never read)                              */
     M m0, m1;      /* load masks: lanes of the first and (stride 2) second source vector */
     M ms;          /* store mask: the piece's columns */
-    int whole;     /* the piece may be stored as a whole vector (below) */
+    int whole;     /* the piece may be stored as a whole vector (IK(add_run)) */
 } IK(piece);
 
-/* Pieces of columns [j, j + run) of a row (column j at (j >> shift)*ss + (j & (nr - 1))):
- * plane[src0 + e*sw] for e in [elo, ehi), zero elsewhere; appended to pc from *np on. At most
- * VL columns per piece, never across a sliver. Returns how far into the run it got (the plan
- * may fill up).                                                                              */
-static int64_t IK(plan)(IK(piece) *pc, int *np, int64_t nr, int shift, int64_t ss, int64_t j,
-                        int64_t run, int64_t e, int64_t src0, int64_t sw, int64_t elo, int64_t ehi)
+/* One tap's pieces for a block of channels, and where they go: the plan is replayed (and
+ * emptied) whenever it fills up and at the end of the tap.                                */
+typedef struct {
+    IK(piece) pc[IK_PLAN_MAX];
+    int np;
+    int64_t nr, ss;   /* the packed layout: column j of a row at (j >> shift)*ss + (j & (nr - 1)) */
+    int shift;
+    const T *x;       /* the block's first channel plane; the others every plane elements */
+    int64_t plane, sw, nc;
+    T *row;           /* the tap's col row of the block's first channel; the others every
+                       * row_stride elements                                              */
+    int64_t row_stride;
+} IK(planner);
+
+/* the planned pieces for the block's channels, in the order planned (column order within a
+ * row, which the whole-vector stores rely on); the plan is then empty                      */
+static void IK(replay)(IK(planner) *pl)
 {
-    while (e < run && *np < IK_PLAN_MAX) {
+    const T *x = pl->x;
+    T *row = pl->row;
+    const IK(piece) *pc = pl->pc;
+    for (int64_t c = 0; c < pl->nc; c++, x += pl->plane, row += pl->row_stride) {
+        if (pl->sw == 1) {
+            for (int i = 0; i < pl->np; i++) {
+                const V v = IK(loadm)(x + pc[i].src, pc[i].m0);
+                if (pc[i].whole) IK(store)(row + pc[i].dst, v);
+                else IK(storem)(row + pc[i].dst, pc[i].ms, v);
+            }
+        } else {
+            for (int i = 0; i < pl->np; i++) {
+                const T *p = x + pc[i].src;
+                const V v = IK(even)(IK(loadm)(p, pc[i].m0), IK(loadm)(p + VL, pc[i].m1));
+                if (pc[i].whole) IK(store)(row + pc[i].dst, v);
+                else IK(storem)(row + pc[i].dst, pc[i].ms, v);
+            }
+        }
+    }
+    pl->np = 0;
+}
+
+/* a new piece of the plan, replaying it first if it is full */
+static IK(piece) *IK(next)(IK(planner) *pl)
+{
+    if (pl->np == IK_PLAN_MAX) IK(replay)(pl);
+    return pl->pc + pl->np++;
+}
+
+/* Pieces of columns [j, j + run) of the row: plane[src0 + e*sw] for e in [elo, ehi), zero
+ * elsewhere. At most VL columns per piece, never across a sliver.                          */
+static void IK(add_run)(IK(planner) *pl, int64_t j, int64_t run, int64_t src0, int64_t elo, int64_t ehi)
+{
+    const int64_t nr = pl->nr, sw = pl->sw;
+    for (int64_t e = 0; e < run;) {
         const int64_t at = j + e, off = at & (nr - 1);
         const int64_t n = fc_min64(VL, fc_min64(run - e, nr - off));
         const int64_t lo = fc_max64(elo - e, 0), hi = fc_max64(lo, fc_min64(ehi - e, n));
-        IK(piece) *p = pc + (*np)++;
-        p->dst = (at >> shift) * ss + off;
+        IK(piece) *p = IK(next)(pl);
+        p->dst = (at >> pl->shift) * pl->ss + off;
         p->src = src0 + e * sw;
         p->ms = IK(mask)(0, n);
         /* a vector stored whole spills past the piece into the columns of the same sliver
@@ -62,72 +107,30 @@ static int64_t IK(plan)(IK(piece) *pc, int *np, int64_t nr, int shift, int64_t s
         }
         e += n;
     }
-    return e;
 }
 
-/* the planned pieces for channels [0, nc): planes every plane_stride, rows every row_stride.
- * Pieces are stored in the order planned, which is column order within a row.              */
-static void IK(replay)(const IK(piece) *pc, int np, int64_t sw, const T *x, int64_t plane_stride,
-                       T *row, int64_t row_stride, int64_t nc)
+/* Tap (r, s) of output pixels [t0, t0 + nt) (padded to pad_end), output row by output row */
+static void IK(tap_runs)(IK(planner) *pl, const fc_conv_desc *d, int64_t r, int64_t s, int64_t t0,
+                         int64_t nt, int64_t pad_end)
 {
-    for (int64_t c = 0; c < nc; c++, x += plane_stride, row += row_stride) {
-        if (sw == 1) {
-            for (int i = 0; i < np; i++) {
-                const V v = IK(loadm)(x + pc[i].src, pc[i].m0);
-                if (pc[i].whole) IK(store)(row + pc[i].dst, v);
-                else IK(storem)(row + pc[i].dst, pc[i].ms, v);
-            }
-        } else {
-            for (int i = 0; i < np; i++) {
-                const T *p = x + pc[i].src;
-                const V v = IK(even)(IK(loadm)(p, pc[i].m0), IK(loadm)(p + VL, pc[i].m1));
-                if (pc[i].whole) IK(store)(row + pc[i].dst, v);
-                else IK(storem)(row + pc[i].dst, pc[i].ms, v);
-            }
-        }
-    }
-}
-
-/* Channel block x (nc planes of H*W), tap (r, s), rows at row (channel c's R*S*nr further):
- * output row by output row, each run's pieces planned by IK(plan).                          */
-static void IK(tap_runs)(const fc_conv_desc *d, const T *x, int64_t nc, int64_t r, int64_t s,
-                         int64_t t0, int64_t nt, T *row, int64_t nr, int shift, int64_t ss,
-                         IK(piece) *pc)
-{
-    const int64_t H = d->H, W = d->W, R = d->R, S = d->S, Q = d->Q;
+    const int64_t H = d->H, W = d->W, Q = d->Q;
     const int64_t sh = d->stride_h, sw = d->stride_w, ph = d->pad_h, pw = d->pad_w;
-    const int64_t pad_end = ((nt + nr - 1) >> shift) << shift;
     int64_t full_lo, full_hi;
     fc_im2col_run_bounds(W, pw, sw, s, 0, Q, &full_lo, &full_hi);
-    int64_t p = t0 / Q, q = t0 % Q, j = 0, e = 0;
-    int np = 0;
-    while (j < pad_end) {
-        int64_t run, src0 = 0, elo = 0, ehi = 0;   /* defaults: padding, all zero */
-        if (j < nt) {
-            run = fc_min64(Q - q, nt - j);
-            const int64_t h = p * sh + r - ph;
-            if (h >= 0 && h < H) {
-                elo = full_lo;
-                ehi = full_hi;
-                if (q != 0 || run != Q) fc_im2col_run_bounds(W, pw, sw, s, q, run, &elo, &ehi);
-                src0 = h * W + q * sw + s - pw;
-            }
-        } else {
-            run = pad_end - nt;   /* the last sliver's padding */
+    int64_t p = t0 / Q, q = t0 % Q;
+    for (int64_t j = 0; j < nt; q = 0, p++) {
+        const int64_t run = fc_min64(Q - q, nt - j), h = p * sh + r - ph;
+        int64_t src0 = 0, elo = 0, ehi = 0;   /* a row of padding: all zero */
+        if (h >= 0 && h < H) {
+            elo = full_lo;
+            ehi = full_hi;
+            if (q != 0 || run != Q) fc_im2col_run_bounds(W, pw, sw, s, q, run, &elo, &ehi);
+            src0 = h * W + q * sw + s - pw;
         }
-        e = IK(plan)(pc, &np, nr, shift, ss, j, run, e, src0, sw, elo, ehi);
-        if (np == IK_PLAN_MAX) {
-            IK(replay)(pc, np, sw, x, H * W, row, R * S * nr, nc);
-            np = 0;
-        }
-        if (e == run) {   /* next run */
-            j += run;
-            e = 0;
-            q = 0;
-            p++;
-        }
+        IK(add_run)(pl, j, run, src0, elo, ehi);
+        j += run;
     }
-    IK(replay)(pc, np, sw, x, H * W, row, R * S * nr, nc);
+    IK(add_run)(pl, nt, pad_end - nt, 0, 0, 0);   /* the last sliver's padding */
 }
 
 /* The same for stride 1 with Q == W ("same" padding): column j (output pixel t0 + j) reads
@@ -135,15 +138,11 @@ static void IK(tap_runs)(const fc_conv_desc *d, const T *x, int64_t nc, int64_t 
  * output rows it spans, masked to the columns inside the image (not wrapped around a row
  * edge, not above or below, not past nt). On 7x7 maps, runs of 7 made about ten pieces
  * per 49 columns; this makes four, all stored whole.                                      */
-static void IK(tap_linear)(const fc_conv_desc *d, const T *x, int64_t nc, int64_t r, int64_t s,
-                           int64_t t0, int64_t nt, T *row, int64_t nr, int shift, int64_t ss,
-                           IK(piece) *pc)
+static void IK(tap_linear)(IK(planner) *pl, const fc_conv_desc *d, int64_t r, int64_t s, int64_t t0,
+                           int64_t nt, int64_t pad_end)
 {
-    const int64_t H = d->H, W = d->W, R = d->R, S = d->S, ph = d->pad_h, pw = d->pad_w;
-    const int64_t pad_end = ((nt + nr - 1) >> shift) << shift;
-    const int64_t dh = r - ph, dw = s - pw;
+    const int64_t H = d->H, W = d->W, dh = r - d->pad_h, dw = s - d->pad_w;
     int64_t p = t0 / W, q = t0 % W;   /* output pixel of the next column */
-    int np = 0;
     for (int64_t j0 = 0; j0 < pad_end; j0 += VL) {
         unsigned bits = 0;
         for (int i = 0; i < VL && j0 + i < nt; i++) {
@@ -153,19 +152,14 @@ static void IK(tap_linear)(const fc_conv_desc *d, const T *x, int64_t nc, int64_
                 p++;
             }
         }
-        IK(piece) *pp = pc + np++;
-        pp->dst = (j0 >> shift) * ss + (j0 & (nr - 1));
+        IK(piece) *pp = IK(next)(pl);
+        pp->dst = (j0 >> pl->shift) * pl->ss + (j0 & (pl->nr - 1));
         pp->src = t0 + j0 + dh * W + dw;
         pp->m0 = IK(maskbits)(bits);
         pp->m1 = IK(mask)(0, 0);
         pp->ms = IK(mask)(0, VL);
         pp->whole = 1;
-        if (np == IK_PLAN_MAX) {
-            IK(replay)(pc, np, 1, x, H * W, row, R * S * nr, nc);
-            np = 0;
-        }
     }
-    IK(replay)(pc, np, 1, x, H * W, row, R * S * nr, nc);
 }
 
 void IK_ENTRY FC_IM2COL_PACKED_ARGS(T)
@@ -176,16 +170,33 @@ void IK_ENTRY FC_IM2COL_PACKED_ARGS(T)
      * re-reads them, and each tap's plan serves the whole block                          */
     const int64_t in_rows = fc_min64(H, ((t0 % Q + nt + Q - 1) / Q - 1) * sh + R);
     const int64_t cb = fc_max64(1, IK_BLOCK_BYTES / fc_max64(1, in_rows * W * (int64_t)sizeof(T)));
-    IK(piece) pc[IK_PLAN_MAX];
+    IK(planner) pl;
+    pl.np = 0;
+    pl.nr = nr;
+    pl.ss = d->C * R * S * nr;
+    for (pl.shift = 0; ((int64_t)1 << pl.shift) < nr; pl.shift++) {}
+    pl.plane = H * W;
+    pl.sw = d->stride_w;
+    pl.row_stride = R * S * nr;
+    const int64_t pad_end = ((nt + nr - 1) >> pl.shift) << pl.shift;
     for (int64_t cs = c0; cs < c1; cs += cb) {
-        const int64_t nc = fc_min64(cb, c1 - cs);
-        const T *x = x_n + cs * H * W;
+        pl.nc = fc_min64(cb, c1 - cs);
+        pl.x = x_n + cs * H * W;
         for (int64_t r = r0; r < r1; r++) {
             for (int64_t s = 0; s < S; s++) {
-                T *row = col + (((cs - c0) * R + r) * S + s) * nr;
-                if (linear) IK(tap_linear)(d, x, nc, r, s, t0, nt, row, nr, shift, ss, pc);
-                else IK(tap_runs)(d, x, nc, r, s, t0, nt, row, nr, shift, ss, pc);
+                pl.row = col + (((cs - c0) * R + r) * S + s) * nr;
+                if (linear) IK(tap_linear)(&pl, d, r, s, t0, nt, pad_end);
+                else IK(tap_runs)(&pl, d, r, s, t0, nt, pad_end);
+                IK(replay)(&pl);
             }
         }
     }
 }
+
+/* this file's parameters, for the next element type */
+#undef T
+#undef V
+#undef M
+#undef VL
+#undef IK
+#undef IK_ENTRY
