@@ -121,7 +121,11 @@ static inline void WN(wino_copy_lanes)(FC_T *restrict dst, int64_t ld_dst, const
             for (int l = 0; l < WL; l++) dst[xi * ld_dst + l] = src[xi * ld_src + l];
     } else {
         for (int xi = 0; xi < FC_WINO_XI; xi++)
+#ifdef WINO_STORE_LANES
+            WN(wino_store_lanes)(dst + xi * ld_dst, src + xi * ld_src, cnt);
+#else
             WN(wino_copy_prefix)(dst + xi * ld_dst, src + xi * ld_src, cnt);
+#endif
     }
 }
 
@@ -232,11 +236,14 @@ void WK(fc_wino_output) FC_WINO_OUT_ARGS(FC_T)
     const int cnt = g->cnt;
     FC_T mm[FC_WINO_XI * WL], t[FC_WINO_M * FC_WINO_A * WL], o[FC_WINO_M * FC_WINO_M * WL];
     FC_T orow[FC_WINO_M * FC_WINO_M * WL];   /* a row run's 4 output rows */
-    for (int i = 0; i < FC_WINO_XI * WL; i++) mm[i] = 0;
     for (int64_t kk = 0; kk < kb; kk++) {
         const int64_t k = k0 + kk;
         const FC_T *mk = m + kk * ld_k;
-        WN(wino_copy_lanes)(mm, WL, mk, ld_xi, cnt);
+        if (cnt == WL) {
+            WN(wino_copy_lanes)(mm, WL, mk, ld_xi, cnt);
+        } else {
+            for (int xi = 0; xi < FC_WINO_XI; xi++) WN(wino_load_lanes)(mm + xi * WL, mk + xi * ld_xi, cnt);
+        }
         /* columns: t[:, j] = A^T mm[:, j] (6 -> 4 rows); rows: o[i, :] = A^T t[i, :] */
         for (int j = 0; j < FC_WINO_A; j++)
             WN(wino_at)(mm + j * WL, FC_WINO_A * WL, t + j * WL, FC_WINO_A * WL);
