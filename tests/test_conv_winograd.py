@@ -41,6 +41,8 @@ CASES = [
     (2, 1, 28, 28, 1, 2, True, True),     # one channel in, one out
     (1, 5, 9, 9, 200, 1, True, False),    # 200 output channels: chunks of 48 and a last of 8
     (1, 800, 6, 6, 13, 1, False, False),  # 800 input channels: the GEMMs' depth in 2-3 blocks
+    (1, 5, 57, 50, 7, 1, True, True),     # 13 tiles per row: row-run groups of 13 lanes (partial
+                                          # groups: masked lane loads and stores), output clipped
 ]
 
 
@@ -97,9 +99,11 @@ def test_threads_bit_identical(config, isa, dtype):
     # shared V, each a range of input channels), batch 3 the tile blocks, and 4 images of 28x28
     # with 40 channels three tile blocks under the channel split, blocks spanning images
     # (1, 8, 108, 76, 8): 513 tiles, whose last block is 257 tiles with 1 or 2 threads and 177
-    # with 3 or 4 (a GEMM width with one column past a whole vector)
+    # with 3 or 4 (a GEMM width with one column past a whole vector); (1, 48, 112, 112, 48):
+    # 784 tiles in 13 blocks of about 64 on 1 thread, 14, 15 and 16 blocks on 2, 3 and 4 (the
+    # block count made a multiple of the thread count), row-run groups of 16 + 12 lanes
     for (N, C, H, W, K) in [(1, 64, 14, 14, 96), (3, 17, 40, 36, 24), (4, 40, 28, 28, 48),
-                            (1, 5, 9, 9, 200), (1, 8, 108, 76, 8)]:
+                            (1, 5, 9, 9, 200), (1, 8, 108, 76, 8), (1, 48, 112, 112, 48)]:
         x, w, b = _case_arrays(N, C, H, W, K, True, dtype, seed=3)
         config(isa_name=isa, threads=1)
         y1 = F.conv2d(x, w, b, padding=1, algo="winograd")
