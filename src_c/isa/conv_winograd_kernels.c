@@ -1,7 +1,8 @@
 /* conv_winograd_kernels.c -- Winograd F(4x4, 3x3) input and output transforms, compiled once
  * per ISA path (see isa.h); conv_winograd.c dispatches. The code is in
  * conv_winograd_kernels_tmpl.h, written over groups of FC_WINO_LANES tiles so that each build
- * vectorises it for its own SIMD width.                                                       */
+ * vectorises it for its own SIMD width; the lane loads and stores of partial groups below are
+ * written per ISA.                                                                            */
 #include "isa.h"
 #include "../conv_winograd_internal.h"
 
@@ -61,15 +62,14 @@ static inline void wino_load_lanes_f64(double *restrict dst, const double *restr
     }
 }
 #else
-#define WINO_LOAD_LANES(T)                                                   \
-    static inline void wino_load_lanes_##T(T *restrict dst, const T *restrict src, int n) \
-    {                                                                        \
-        for (int l = 0; l < 16; l++) dst[l] = l < n ? src[l] : (T)0;         \
-    }
-WINO_LOAD_LANES(float)
-WINO_LOAD_LANES(double)
-#define wino_load_lanes_f32 wino_load_lanes_float
-#define wino_load_lanes_f64 wino_load_lanes_double
+static inline void wino_load_lanes_f32(float *restrict dst, const float *restrict src, int n)
+{
+    for (int l = 0; l < 16; l++) dst[l] = l < n ? src[l] : 0.0f;
+}
+static inline void wino_load_lanes_f64(double *restrict dst, const double *restrict src, int n)
+{
+    for (int l = 0; l < 16; l++) dst[l] = l < n ? src[l] : 0.0;
+}
 #endif
 #if FC_WINO_LANES != 16
 #error "wino_load_lanes_*: written for 16 lanes"

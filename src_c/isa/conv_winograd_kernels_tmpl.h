@@ -7,12 +7,12 @@
 #define WN(base) FC_CAT(base, FC_SFX)
 #define WK(base) FC_CAT(WN(base), WK_ISA_SFX)   /* the exported name of this build */
 
-/* dst[e] = src[e] for e < n, 0 <= n < 128, as fixed-length copies of 64, 32, ... 1 elements
- * (n's binary digits; nothing when n <= 0), each of which compiles to whole vector moves. A plain copy loop of n
- * would become a call to memcpy, slow for these short rows; one fixed-length loop with an
- * "e < n" condition became masked moves in some places and, where the compiler did not manage,
- * a chain of 16 compares and scalar stores per row (40% of the transforms' time with 14-tile
- * groups, a 56x56 image).                                                                   */
+/* dst[e] = src[e] for e < n, n < 128 (nothing when n <= 0), as fixed-length copies of 64, 32,
+ * ... 1 elements (n's binary digits), each of which compiles to whole vector moves. A plain
+ * copy loop of n would become a call to memcpy, slow for these short rows; one fixed-length
+ * loop with an "e < n" condition became masked moves in some places and, where the compiler
+ * did not manage, a chain of 16 compares and scalar stores per row (40% of the transforms'
+ * time with 14-tile groups, a 56x56 image).                                                  */
 #define WINO_COPY_CHUNK(len)                                            \
     if (n & (len)) {                                                    \
         for (int e_ = 0; e_ < (len); e_++) dst[o_ + e_] = src[o_ + e_]; \
@@ -242,7 +242,8 @@ void WK(fc_wino_output) FC_WINO_OUT_ARGS(FC_T)
         if (cnt == WL) {
             WN(wino_copy_lanes)(mm, WL, mk, ld_xi, cnt);
         } else {
-            for (int xi = 0; xi < FC_WINO_XI; xi++) WN(wino_load_lanes)(mm + xi * WL, mk + xi * ld_xi, cnt);
+            for (int xi = 0; xi < FC_WINO_XI; xi++)
+                WN(wino_load_lanes)(mm + xi * WL, mk + xi * ld_xi, cnt);
         }
         /* columns: t[:, j] = A^T mm[:, j] (6 -> 4 rows); rows: o[i, :] = A^T t[i, :] */
         for (int j = 0; j < FC_WINO_A; j++)
