@@ -90,19 +90,23 @@ static void FC_NAME(im2col_tile)(const fc_conv_desc *d, const FC_T *x_n, int64_t
     }
 }
 
-/* The tile straight in the GEMM's packed B layout (pk): the ISA's SIMD kernel */
-static void FC_NAME(im2col_packed)(const fc_sliver_layout *pk, const fc_conv_desc *d, const FC_T *x_n,
-                                   int64_t c0, int64_t c1, int64_t r0, int64_t r1, int64_t t0,
-                                   int64_t nt, FC_T *col)
+/* Kernel rows [r0, r1) of channels [c0, c1) of the tile of nt output pixels from t0: in the
+ * GEMM's packed B layout with the ISA's SIMD kernel (pk), or row-major, rows nt apart (pk
+ * NULL)                                                                                    */
+static void FC_NAME(im2col_piece)(const fc_sliver_layout *pk, const fc_conv_desc *d, const FC_T *x_n,
+                                  int64_t c0, int64_t c1, int64_t r0, int64_t r1, int64_t t0,
+                                  int64_t nt, FC_T *col)
 {
+    if (pk == NULL) {
+        FC_NAME(im2col_tile)(d, x_n, c0, c1, r0, r1, t0, nt, col, nt);
+        return;
+    }
 #ifndef FC_ONLY_SCALAR
     if (pk->isa == FC_ISA_AVX512)
         FC_IM2COL_PACKED(avx512)(d, x_n, c0, c1, r0, r1, t0, nt, col, pk->nr);
     else
         FC_IM2COL_PACKED(avx2)(d, x_n, c0, c1, r0, r1, t0, nt, col, pk->nr);
-#else   /* never chosen (fc_conv_gemm_forward) */
-    (void)pk, (void)d, (void)x_n, (void)c0, (void)c1, (void)r0, (void)r1, (void)t0, (void)nt, (void)col;
-#endif
+#endif   /* else pk is never set (fc_conv_gemm_forward) */
 }
 
 /* A whole tile, row-major (row stride tn; pk NULL) or packed (pk), with the threads splitting
@@ -117,9 +121,7 @@ static void FC_NAME(im2col_tile_threaded)(int nthr, const fc_conv_desc *d, const
     FC_PRAGMA_OMP_FOR(nthr, nblk * R > 1 && C * R * S * tn > 16384)
     for (int64_t br = 0; br < nblk * R; br++) {
         const int64_t b = br / R, r = br % R, c0 = C * b / nblk, c1 = C * (b + 1) / nblk;
-        FC_T *piece = col + c0 * R * S * ld;
-        if (pk) FC_NAME(im2col_packed)(pk, d, x_n, c0, c1, r, r + 1, t0, tn, piece);
-        else FC_NAME(im2col_tile)(d, x_n, c0, c1, r, r + 1, t0, tn, piece, tn);
+        FC_NAME(im2col_piece)(pk, d, x_n, c0, c1, r, r + 1, t0, tn, col + c0 * R * S * ld);
     }
 }
 
@@ -273,8 +275,7 @@ int FC_NAME(fc_conv_gemm_forward)(const fc_ctx *ctx, const fc_conv_desc *d, cons
             const FC_T *x_n = x + n * sz.x / N;
             FC_T *yt = y + n * K * pq + t0;
             FC_T *col = im2col ? ws + (int64_t)FC_OMP_THREAD_NUM() * per_ws : NULL;
-            if (pk) FC_NAME(im2col_packed)(pk, d, x_n, 0, d->C, 0, d->R, t0, tn, col);
-            else if (im2col) FC_NAME(im2col_tile)(d, x_n, 0, d->C, 0, d->R, t0, tn, col, tn);
+            if (im2col) FC_NAME(im2col_piece)(pk, d, x_n, 0, d->C, 0, d->R, t0, tn, col);
             const int s2 = FC_NAME(tile_gemm)(&inner, k_order, d, &sz, pk, im2col, w, x_n, col, t0, tn, yt);
             if (s2 != FC_OK) {
                 FC_PRAGMA_OMP_CRITICAL

@@ -1,8 +1,6 @@
 /* conv_im2col_kernels_tmpl.h -- fc_im2col_packed_* for one element type T, vector type V of VL
- * lanes, lane mask type M and the primitives IK(mask) (lanes [lo, hi)), IK(maskbits) (lane i
- * where bit i is set), IK(loadm) (masked lanes from memory, the rest zero; no other lane is
- * read), IK(store), IK(storem) (masked lanes only) and IK(even) (lanes 0, 2, 4, ... of the
- * pair a, b).
+ * lanes, lane mask type M and simd_lanes.h's primitives for that type, SL(name); IK(name)
+ * names this file's functions.
  *
  * A col row (c, r, s) is the same pattern of pieces for every channel c: which columns read
  * the input, from where relative to the channel's plane, which are padding. So the pieces of
@@ -56,16 +54,16 @@ static void IK(replay)(IK(planner) *pl)
     for (int64_t c = 0; c < pl->nc; c++, x += pl->plane, row += pl->row_stride) {
         if (pl->sw == 1) {
             for (int i = 0; i < pl->np; i++) {
-                const V v = IK(loadm)(x + pc[i].src, pc[i].m0);
-                if (pc[i].whole) IK(store)(row + pc[i].dst, v);
-                else IK(storem)(row + pc[i].dst, pc[i].ms, v);
+                const V v = SL(loadm)(x + pc[i].src, pc[i].m0);
+                if (pc[i].whole) SL(store)(row + pc[i].dst, v);
+                else SL(storem)(row + pc[i].dst, pc[i].ms, v);
             }
         } else {
             for (int i = 0; i < pl->np; i++) {
                 const T *p = x + pc[i].src;
-                const V v = IK(even)(IK(loadm)(p, pc[i].m0), IK(loadm)(p + VL, pc[i].m1));
-                if (pc[i].whole) IK(store)(row + pc[i].dst, v);
-                else IK(storem)(row + pc[i].dst, pc[i].ms, v);
+                const V v = SL(even)(SL(loadm)(p, pc[i].m0), SL(loadm)(p + VL, pc[i].m1));
+                if (pc[i].whole) SL(store)(row + pc[i].dst, v);
+                else SL(storem)(row + pc[i].dst, pc[i].ms, v);
             }
         }
     }
@@ -91,19 +89,19 @@ static void IK(add_run)(IK(planner) *pl, int64_t j, int64_t run, int64_t src0, i
         IK(piece) *p = IK(next)(pl);
         p->dst = (at >> pl->shift) * pl->ss + off;
         p->src = src0 + e * sw;
-        p->ms = IK(mask)(0, n);
+        p->ms = SL(mask)(0, n);
         /* a vector stored whole spills past the piece into the columns of the same sliver
          * row that the next pieces store after it: allowed while the vector ends inside the
          * sliver row. Masked stores only at the ends of slivers (AVX2's are microcoded on AMD
          * CPUs: every piece masked ran ResNet-50's layer2 3x3/2 10% slower than unpacked)   */
         p->whole = off + VL <= nr;
         if (sw == 1) {
-            p->m0 = IK(mask)(lo, hi);
-            p->m1 = IK(mask)(0, 0);
+            p->m0 = SL(mask)(lo, hi);
+            p->m1 = SL(mask)(0, 0);
         } else {   /* lane i is element 2i of the pair of vectors */
             const int64_t plo = 2 * lo, phi = lo < hi ? 2 * hi - 1 : plo;
-            p->m0 = IK(mask)(fc_min64(plo, VL), fc_min64(phi, VL));
-            p->m1 = IK(mask)(fc_max64(plo - VL, 0), fc_max64(phi - VL, 0));
+            p->m0 = SL(mask)(fc_min64(plo, VL), fc_min64(phi, VL));
+            p->m1 = SL(mask)(fc_max64(plo - VL, 0), fc_max64(phi - VL, 0));
         }
         e += n;
     }
@@ -155,9 +153,9 @@ static void IK(tap_linear)(IK(planner) *pl, const fc_conv_desc *d, int64_t r, in
         IK(piece) *pp = IK(next)(pl);
         pp->dst = (j0 >> pl->shift) * pl->ss + (j0 & (pl->nr - 1));
         pp->src = t0 + j0 + dh * W + dw;
-        pp->m0 = IK(maskbits)(bits);
-        pp->m1 = IK(mask)(0, 0);
-        pp->ms = IK(mask)(0, VL);
+        pp->m0 = SL(maskbits)(bits);
+        pp->m1 = SL(mask)(0, 0);
+        pp->ms = SL(mask)(0, VL);
         pp->whole = 1;
     }
 }
@@ -198,5 +196,6 @@ void IK_ENTRY FC_IM2COL_PACKED_ARGS(T)
 #undef V
 #undef M
 #undef VL
+#undef SL
 #undef IK
 #undef IK_ENTRY
